@@ -1,0 +1,62 @@
+import { tf, type Tensor } from '../engine/tf.js';
+
+/** Running means of named per-step scalars, taken once per epoch. */
+export class MeanAccumulator {
+  private readonly sums = new Map<string, { sum: number; n: number }>();
+
+  add(name: string, value: number): void {
+    if (!Number.isFinite(value)) return;
+    const s = this.sums.get(name) ?? { sum: 0, n: 0 };
+    s.sum += value;
+    s.n += 1;
+    this.sums.set(name, s);
+  }
+
+  take(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, s] of this.sums) out[k] = s.sum / s.n;
+    this.sums.clear();
+    return out;
+  }
+}
+
+/**
+ * Fraction of quantized weights whose value changed since the previous step (the "flip ratio"),
+ * over all quantized layers together.
+ */
+export class FlipTracker {
+  private readonly previous = new Map<string, Tensor>();
+
+  /** Records this step's Ŵ per layer and returns the flip ratio against the last call (NaN the first time). */
+  update(current: Map<string, Tensor>): number {
+    let changed = 0;
+    let total = 0;
+    let compared = false;
+    for (const [name, w] of current) {
+      const prev = this.previous.get(name);
+      if (prev) {
+        changed += tf.tidy(() => tf.sum(tf.cast(tf.notEqual(prev, w), 'int32')).dataSync()[0]!);
+        total += w.size;
+        compared = true;
+        prev.dispose();
+      }
+      this.previous.set(name, tf.keep(w.clone()));
+    }
+    return compared && total > 0 ? changed / total : Number.NaN;
+  }
+
+  dispose(): void {
+    for (const t of this.previous.values()) t.dispose();
+    this.previous.clear();
+  }
+}
+
+/** Cosine similarity of two tensors taken as flat vectors. */
+export function cosine(a: Tensor, b: Tensor): number {
+  return tf.tidy(() => {
+    const dot = tf.sum(tf.mul(a, b));
+    const norm = tf.mul(tf.norm(a), tf.norm(b));
+    const n = norm.dataSync()[0]!;
+    return n === 0 ? Number.NaN : dot.dataSync()[0]! / n;
+  });
+}

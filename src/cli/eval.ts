@@ -1,0 +1,40 @@
+import { Command } from 'commander';
+import { useBackend, BACKENDS, type BackendName } from '../engine/backend.js';
+import { loadDataset } from '../data/index.js';
+import { loadModel } from '../train/trainer.js';
+import { evaluate } from '../train/evaluate.js';
+import { UsageError } from '../util/errors.js';
+import { choiceOption, parseInteger } from './options.js';
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('evaluate a trained checkpoint on a data set (quantized weights, no look-ahead)')
+    .requiredOption('--checkpoint <path>', 'run folder or checkpoint file')
+    .option('--dataset <name>', 'data set (default: the one the run trained on)')
+    .option('--data-dir <dir>', 'folder holding the data set files')
+    .option('--test-limit <n>', 'use only the first n test images', parseInteger)
+    .addOption(choiceOption('--split <name>', 'which split to evaluate', ['test', 'train'], 'test'))
+    .addOption(choiceOption('--backend <name>', 'TensorFlow.js backend', BACKENDS, 'wasm'))
+    .option('--json', 'print one JSON object as the last stdout line', false)
+    .action(async (o: Record<string, unknown>) => {
+      await useBackend(o.backend as BackendName);
+      const { model, payload } = loadModel(String(o.checkpoint));
+      const dataset = await loadDataset({
+        dataset: (o.dataset as string | undefined) ?? payload.config.dataset,
+        dataDir: (o.dataDir as string | undefined) ?? (o.dataset ? undefined : payload.config.dataDir),
+        testLimit: o.testLimit as number | undefined,
+        trainLimit: o.split === 'train' ? payload.config.trainLimit : undefined,
+      });
+      const [h, w, c] = model.config.inputShape;
+      if (dataset.height !== h || dataset.width !== w || dataset.channels !== c || dataset.numClasses !== model.config.numClasses) {
+        throw new UsageError(
+          `the checkpoint expects ${h}×${w}×${c} images and ${model.config.numClasses} classes; ` +
+            `${dataset.name} has ${dataset.height}×${dataset.width}×${dataset.channels} and ${dataset.numClasses}`,
+        );
+      }
+      const result = evaluate(model, dataset, o.split as 'test' | 'train');
+      model.dispose();
+      if (o.json) process.stdout.write(JSON.stringify({ testAccuracy: result.accuracy, testLoss: result.loss, count: result.count }) + '\n');
+      else process.stdout.write(`${dataset.name} ${o.split}: accuracy ${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)} on ${result.count} images\n`);
+    });
+}

@@ -1,0 +1,131 @@
+import { Command, Option } from 'commander';
+import { Trainer } from '../train/trainer.js';
+import { METHODS, QUANTIZER_CHOICES } from '../train/config.js';
+import { OPTIMIZERS } from '../train/optimizers.js';
+import { SCHEDULES } from '../train/schedules.js';
+import { META_ACTIVATIONS, META_KINDS } from '../meta/types.js';
+import { MQ_MODES, PHI_PATHS } from '../train/metaquant-step.js';
+import { BACKENDS } from '../engine/backend.js';
+import { MODEL_NAMES } from '../models/architectures.js';
+import { choiceOption, parseInteger, parseIntegerList, parseNumber } from './options.js';
+import { progressCallbacks } from './progress.js';
+
+/** Adds every training flag (shared by `train` and, later, grid commands). */
+export function addTrainOptions(cmd: Command): Command {
+  return cmd
+    .option('--dataset <name>', "mnist (bundled), fashion-mnist, idx:DIR, cifar10, cifar100, synthetic", 'mnist')
+    .option('--data-dir <dir>', 'folder holding the data set files')
+    .option('--train-limit <n>', 'use only the first n training images', parseInteger)
+    .option('--test-limit <n>', 'use only the first n test images', parseInteger)
+    .option('--augment', 'pad-4 random crop + horizontal flip (default: on for CIFAR only)')
+    .option('--no-augment', 'disable augmentation')
+    .addOption(choiceOption('--model <name>', 'architecture', MODEL_NAMES, 'mlp'))
+    .option('--hidden <sizes>', 'mlp hidden widths, comma separated (default 256,256)', parseIntegerList)
+    .addOption(choiceOption('--quantizer <name>', 'weight quantizer', QUANTIZER_CHOICES, 'dorefa'))
+    .option('--bits <k>', 'dorefa bit width (1-8)', parseInteger, 1)
+    .option('--per-channel', 'bwn/ternary: one scale per output channel', false)
+    .option('--keep-first-last-fp', 'keep the first and last weight layers in float', false)
+    .addOption(choiceOption('--estimator <name>', 'gradient through the quantizer', METHODS, 'ste'))
+    .option('--lr-scale <x>', 'multiply the STE learning rate by x', parseNumber, 1)
+    .addOption(choiceOption('--meta <kind>', 'MetaQuant meta network', META_KINDS, 'fcgrad'))
+    .option('--meta-hidden <n>', 'meta network hidden width', parseInteger, 100)
+    .option('--meta-layers <n>', 'multifc linear layers (reference runs: 3, paper: 2)', parseInteger, 3)
+    .addOption(choiceOption('--meta-activation <name>', 'fcgrad/multifc activation', META_ACTIVATIONS, 'none'))
+    .option('--meta-lr <beta>', 'meta network Adam learning rate', parseNumber, 1e-3)
+    .addOption(choiceOption('--mq-mode <mode>', 'code = the authors\' code (default), paper = the paper\'s equations', MQ_MODES, 'code'))
+    .addOption(choiceOption('--phi-path <path>', "how phi's gradient crosses the quantizer: ste (reference) or meta (Eq. 8)", PHI_PATHS, 'ste'))
+    .option('--lstm-reset', 'zero the LSTM meta state every step', false)
+    .option('--freeze-phi', 'ablation: never train phi', false)
+    .option('--detach-phi', 'ablation: no path from the loss to phi', false)
+    .option('--max-meta-memory <GiB>', 'refuse LSTM meta state larger than this', parseNumber, 8)
+    .addOption(choiceOption('--optimizer <name>', 'base optimizer', OPTIMIZERS, 'adam'))
+    .option('--lr <alpha>', 'base learning rate', parseNumber, 1e-3)
+    .option('--momentum <mu>', 'SGD momentum', parseNumber, 0)
+    .option('--nesterov', 'Nesterov momentum', false)
+    .option('--weight-decay <lambda>', 'L2 weight decay (default: 5e-4 for MetaQuant+Adam as the reference, else 0)', parseNumber)
+    .addOption(choiceOption('--schedule <name>', 'learning-rate schedule', SCHEDULES, 'step'))
+    .option('--lr-step <epochs>', 'step schedule: divide the lr by 10 every this many epochs', parseInteger, 30)
+    .option('--epochs <n>', 'epochs', parseInteger, 5)
+    .option('--batch-size <n>', 'batch size', parseInteger, 128)
+    .option('--seed <n>', 'random seed (weights, data order, augmentation, meta network)', parseInteger, 1)
+    .addOption(choiceOption('--backend <name>', 'TensorFlow.js backend (tensorflow = @tensorflow/tfjs-node if installed)', BACKENDS, 'wasm'))
+    .option('--init <checkpoint>', 'start from the weights of a run folder or checkpoint (e.g. a float model)')
+    .option('--out <dir>', 'run folder (default runs/<timestamp>)');
+}
+
+/** Maps parsed commander options to the TrainConfig fields. */
+export function trainConfigFromOptions(o: Record<string, unknown>): Record<string, unknown> {
+  return {
+    dataset: o.dataset,
+    dataDir: o.dataDir,
+    trainLimit: o.trainLimit,
+    testLimit: o.testLimit,
+    augment: o.augment,
+    model: o.model,
+    hidden: o.hidden,
+    quantizer: o.quantizer,
+    bits: o.bits,
+    perChannel: o.perChannel,
+    keepFirstLastFp: o.keepFirstLastFp,
+    estimator: o.estimator,
+    lrScale: o.lrScale,
+    meta: o.meta,
+    metaHidden: o.metaHidden,
+    metaLayers: o.metaLayers,
+    metaActivation: o.metaActivation,
+    metaLr: o.metaLr,
+    mqMode: o.mqMode,
+    phiPath: o.phiPath,
+    lstmReset: o.lstmReset,
+    freezePhi: o.freezePhi,
+    detachPhi: o.detachPhi,
+    maxMetaMemoryGiB: o.maxMetaMemory,
+    optimizer: o.optimizer,
+    lr: o.lr,
+    momentum: o.momentum,
+    nesterov: o.nesterov,
+    weightDecay: o.weightDecay ?? null,
+    schedule: o.schedule,
+    lrStepEpochs: o.lrStep,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    backend: o.backend,
+    init: o.init,
+    out: o.out,
+  };
+}
+
+export function trainCommand(): Command {
+  const cmd = new Command('train').description('train a network with quantized weights; writes a run folder');
+  addTrainOptions(cmd)
+    .option('--resume <dir>', 'continue an interrupted run from its folder (other flags are ignored, except --epochs)')
+    .option('--json', 'print one JSON object with the results as the last stdout line', false)
+    .option('--quiet', 'no progress output', false)
+    .action(async (o: Record<string, unknown>, command: Command) => {
+      const trainer = o.resume
+        ? await Trainer.resume(String(o.resume), command.getOptionValueSource('epochs') === 'cli' ? { epochs: o.epochs as number } : {})
+        : await Trainer.create(trainConfigFromOptions(o));
+      process.stderr.write(
+        `metaquant train: ${trainer.config.model} on ${trainer.dataset.name} (${trainer.dataset.train.count} train / ${trainer.dataset.test.count} test), ` +
+          `${trainer.config.quantizer}${trainer.config.quantizer === 'dorefa' ? ` ${trainer.config.bits}-bit` : ''}, ` +
+          `${trainer.config.estimator}${trainer.config.estimator === 'metaquant' ? `:${trainer.config.meta} (${trainer.config.mqMode} mode)` : ''}, ` +
+          `${trainer.config.optimizer} lr ${trainer.config.lr}, backend ${trainer.config.backend}; run folder ${trainer.out}\n`,
+      );
+      const result = await trainer.run(progressCallbacks(trainer.config.epochs, Boolean(o.quiet)));
+      trainer.dispose();
+      const summary = {
+        testAccuracy: result.testAccuracy,
+        testLoss: result.testLoss,
+        epochs: result.epochs,
+        seconds: Number(result.seconds.toFixed(2)),
+        imagesPerSecond: Number(result.imagesPerSecond.toFixed(1)),
+        out: result.out,
+      };
+      if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      else process.stdout.write(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}% (loss ${result.testLoss.toFixed(4)}) after ${result.epochs} epochs; run folder ${result.out}\n`);
+    });
+  return cmd;
+}
+
+export { Option };

@@ -1,0 +1,100 @@
+import { tf, type Tensor } from '../engine/tf.js';
+import type { LayerOps } from './layers.js';
+import { UsageError } from '../util/errors.js';
+
+/** Options an architecture reads; every field has a default. */
+export interface ArchitectureOptions {
+  /** mlp: hidden layer widths (default [256, 256]). */
+  hidden?: number[];
+  /** mlp: batch norm after each hidden layer (default true; dense layers before BN have no bias). */
+  batchNorm?: boolean;
+}
+
+export interface Architecture {
+  name: string;
+  describe: string;
+  /** Logits [N, numClasses] from NHWC images. */
+  forward(ops: LayerOps, x: Tensor, numClasses: number, opts: ArchitectureOptions): Tensor;
+}
+
+/**
+ * Multi-layer perceptron on flattened images. With batch norm (default) every hidden layer is
+ * dense (no bias) → BN → ReLU, as the method expects (BN absorbs the scale 1-bit weights lack);
+ * without it, hidden layers are dense (no bias) → ReLU, which is the reference fixtures' tiny net.
+ */
+export const mlp: Architecture = {
+  name: 'mlp',
+  describe: 'flatten → [dense → BN → ReLU] × hidden → dense (bias) ; default hidden 256,256',
+  forward(ops, x, numClasses, opts) {
+    let h = tf.reshape(x, [x.shape[0]!, -1]);
+    const useBn = opts.batchNorm ?? true;
+    (opts.hidden ?? [256, 256]).forEach((units, i) => {
+      h = ops.dense(`fc${i + 1}`, h, units, { bias: false });
+      if (useBn) h = ops.batchNorm(`bn${i + 1}`, h);
+      h = tf.relu(h);
+    });
+    return ops.dense(`fc${(opts.hidden ?? [256, 256]).length + 1}`, h, numClasses, { bias: true });
+  },
+};
+
+/**
+ * LeNet-5-like CNN (the performance issue's model): conv5×5·32 → BN → ReLU → maxpool2 →
+ * conv5×5·64 → BN → ReLU → maxpool2 → dense 512 → BN → ReLU → dense (bias).
+ */
+export const lenet5: Architecture = {
+  name: 'lenet5',
+  describe: 'conv5x5(32)-pool-conv5x5(64)-pool-fc512-fc, batch norm after each hidden layer',
+  forward(ops, x, numClasses) {
+    let h = ops.conv2d('conv1', x, 32, 5);
+    h = tf.maxPool(tf.relu(ops.batchNorm('bn1', h)) as tf.Tensor4D, 2, 2, 'same');
+    h = ops.conv2d('conv2', h, 64, 5);
+    h = tf.maxPool(tf.relu(ops.batchNorm('bn2', h)) as tf.Tensor4D, 2, 2, 'same');
+    h = tf.reshape(h, [h.shape[0]!, -1]);
+    h = tf.relu(ops.batchNorm('bn3', ops.dense('fc1', h, 512, { bias: false })));
+    return ops.dense('fc2', h, numClasses, { bias: true });
+  },
+};
+
+/** CIFAR-style ResNet (He et al. 2016, §4.2): 6n+2 layers, 16/32/64 channels, 1×1-conv projection shortcuts. */
+function resnet(depth: number): Architecture {
+  const blocksPerStage = (depth - 2) / 6;
+  return {
+    name: `resnet${depth}`,
+    describe: `CIFAR ResNet-${depth}: conv3x3(16) + 3 stages × ${blocksPerStage} basic blocks (16/32/64) + avgpool + fc`,
+    forward(ops, x, numClasses) {
+      let h = tf.relu(ops.batchNorm('stem/bn', ops.conv2d('stem/conv', x, 16, 3)));
+      [16, 32, 64].forEach((channels, stage) => {
+        for (let b = 0; b < blocksPerStage; b++) {
+          const p = `s${stage + 1}b${b + 1}`;
+          const stride = stage > 0 && b === 0 ? 2 : 1;
+          let y = tf.relu(ops.batchNorm(`${p}/bn1`, ops.conv2d(`${p}/conv1`, h, channels, 3, { stride })));
+          y = ops.batchNorm(`${p}/bn2`, ops.conv2d(`${p}/conv2`, y, channels, 3));
+          const shortcut =
+            stride !== 1 || h.shape[3] !== channels
+              ? ops.batchNorm(`${p}/down/bn`, ops.conv2d(`${p}/down/conv`, h, channels, 1, { stride }))
+              : h;
+          h = tf.relu(tf.add(y, shortcut));
+        }
+      });
+      h = tf.mean(h, [1, 2]);
+      return ops.dense('fc', h, numClasses, { bias: true });
+    },
+  };
+}
+
+export const ARCHITECTURES: Record<string, Architecture> = {
+  mlp,
+  lenet5,
+  resnet20: resnet(20),
+  resnet32: resnet(32),
+  resnet44: resnet(44),
+  resnet56: resnet(56),
+};
+
+export const MODEL_NAMES = Object.keys(ARCHITECTURES);
+
+export function getArchitecture(name: string): Architecture {
+  const arch = ARCHITECTURES[name];
+  if (!arch) throw new UsageError(`unknown model '${name}'; expected one of: ${MODEL_NAMES.join(', ')}`);
+  return arch;
+}

@@ -1,0 +1,97 @@
+import { tf, type Tensor, type Variable } from '../engine/tf.js';
+import type { Rng } from '../util/rng.js';
+import { ParamStore, filled, heUniform } from './params.js';
+
+/**
+ * How a layer obtains the tensors it computes with. The STE trainer passes Q(A(W)) with a
+ * custom gradient, the MetaQuant trainer its look-ahead weight, evaluation the plain quantized
+ * weight; the model code is the same in every case.
+ */
+export interface WeightHooks {
+  kernel(name: string, w: Variable): Tensor;
+  bias(name: string, b: Variable): Tensor;
+}
+
+export const identityHooks: WeightHooks = {
+  kernel: (_n, w) => w,
+  bias: (_n, b) => b,
+};
+
+const BN_EPSILON = 1e-5;
+/** PyTorch's convention: running = (1 − m)·running + m·batch, with the unbiased batch variance. */
+const BN_MOMENTUM = 0.1;
+
+/**
+ * The operations architectures are written with. The first call of a layer creates its
+ * parameters (Keras-style build on first use), so each architecture is written once, as its
+ * forward pass.
+ */
+export class LayerOps {
+  constructor(
+    private readonly params: ParamStore,
+    private readonly hooks: WeightHooks,
+    readonly training: boolean,
+    private readonly initRng: Rng | null,
+  ) {}
+
+  private ensure(name: string, shape: number[], role: Parameters<ParamStore['add']>[0]['role'], layer: string, init: () => Float32Array, trainable = true): Variable {
+    if (this.params.has(name)) return this.params.get(name);
+    if (!this.initRng) throw new Error(`parameter '${name}' does not exist and the model is already built`);
+    return this.params.add({ name, shape, role, trainable, layer }, init());
+  }
+
+  private kernel(layer: string, shape: number[], fanIn: number): Tensor {
+    const name = `${layer}/kernel`;
+    const count = shape.reduce((a, b) => a * b, 1);
+    const w = this.ensure(name, shape, 'kernel', layer, () => heUniform(this.initRng!, count, fanIn));
+    return this.hooks.kernel(name, w);
+  }
+
+  private bias(layer: string, units: number): Tensor {
+    const name = `${layer}/bias`;
+    const b = this.ensure(name, [units], 'bias', layer, () => filled(units, 0));
+    return this.hooks.bias(name, b);
+  }
+
+  /** x: [N, inFeatures] → [N, units]. */
+  dense(layer: string, x: Tensor, units: number, opts: { bias?: boolean } = {}): Tensor {
+    const inFeatures = x.shape[1]!;
+    const w = this.kernel(layer, [inFeatures, units], inFeatures);
+    const y = tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
+    return opts.bias === false ? y : tf.add(y, this.bias(layer, units));
+  }
+
+  /** x: NHWC → NHWC, kernel [k, k, in, filters]. */
+  conv2d(layer: string, x: Tensor, filters: number, kernelSize: number, opts: { stride?: number; padding?: 'same' | 'valid'; bias?: boolean } = {}): Tensor {
+    const inChannels = x.shape[3]!;
+    const w = this.kernel(layer, [kernelSize, kernelSize, inChannels, filters], kernelSize * kernelSize * inChannels);
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, opts.stride ?? 1, opts.padding ?? 'same');
+    return opts.bias === true ? tf.add(y, this.bias(layer, filters)) : y;
+  }
+
+  /**
+   * Batch norm over every axis but the last, written with plain ops (their gradients are
+   * reductions, which the wasm backend runs fast). Training updates the running statistics.
+   */
+  batchNorm(layer: string, x: Tensor): Tensor {
+    const c = x.shape[x.rank - 1]!;
+    const gamma = this.ensure(`${layer}/gamma`, [c], 'bn-gamma', layer, () => filled(c, 1));
+    const beta = this.ensure(`${layer}/beta`, [c], 'bn-beta', layer, () => filled(c, 0));
+    const runMean = this.ensure(`${layer}/movingMean`, [c], 'bn-mean', layer, () => filled(c, 0), false);
+    const runVar = this.ensure(`${layer}/movingVariance`, [c], 'bn-var', layer, () => filled(c, 1), false);
+    const axes = [...Array(x.rank - 1).keys()];
+    if (!this.training) {
+      const scale = tf.mul(gamma, tf.rsqrt(tf.add(runVar, BN_EPSILON)));
+      return tf.add(tf.mul(tf.sub(x, runMean), scale), beta);
+    }
+    const { mean, variance } = tf.moments(x, axes);
+    const n = x.size / c;
+    tf.tidy(() => {
+      const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
+      runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+      runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+    });
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
+    return tf.add(tf.mul(tf.sub(x, mean), scale), beta);
+  }
+}

@@ -1,0 +1,490 @@
+import { tf, type Tensor, type Variable } from '../engine/tf.js';
+import { stopGradient, valueAndGrads } from '../engine/ops.js';
+import type { QuantizedModel } from '../models/model.js';
+import type { WeightHooks } from '../models/layers.js';
+import type { QuantizeCapture, WeightQuantizer } from '../quantizers/types.js';
+import type { LstmState, MetaNetwork } from '../meta/types.js';
+import { lstmStateBytes } from '../meta/lstm.js';
+import { BaseOptimizer, TorchAdam, type OptimizerState } from './optimizers.js';
+import { countCorrect, crossEntropy } from './loss.js';
+import { FlipTracker, MeanAccumulator, cosine } from '../analysis/diagnostics.js';
+import { disposeMap, loadTensor, loadTensorMap, replaceKept, saveTensor, saveTensorMap, type SavedTensor } from './tensor-state.js';
+import type { StepContext, StepResult, TrainStep } from './step.js';
+import { UsageError } from '../util/errors.js';
+
+export const MQ_MODES = ['code', 'paper'] as const;
+export type MetaQuantMode = (typeof MQ_MODES)[number];
+/** How φ gets its gradient: through the quantizer with STE (the reference), Eq. 8 of the paper, or not at all. */
+export const PHI_PATHS = ['ste', 'meta'] as const;
+export type PhiPath = (typeof PHI_PATHS)[number];
+
+export interface MetaQuantOptions {
+  mode: MetaQuantMode;
+  phiPath: PhiPath;
+  /** β, the meta network's Adam learning rate. */
+  metaLr: number;
+  /** Zero the LSTM state at every step instead of carrying it. */
+  lstmReset?: boolean;
+  /** Ablation: φ keeps its random initial value. */
+  freezePhi?: boolean;
+  /** Ablation: the look-ahead carries no path to φ, so nothing trains φ. */
+  detachPhi?: boolean;
+  /** Refuse to allocate more LSTM state than this many bytes. */
+  maxMetaMemoryBytes?: number;
+}
+
+/** What one iteration recorded (for tests and the parity check against the reference traces). */
+export interface MetaQuantTrace {
+  wMeta: Map<string, Tensor>;
+  bMeta: Map<string, Tensor>;
+  metaGrad: Map<string, Tensor>;
+  calibration: Map<string, Tensor>;
+  steGrad: Map<string, Tensor>;
+  metaParamGrads: Map<string, Tensor>;
+}
+
+interface SavedMetaQuantState {
+  started: boolean;
+  optimizer: OptimizerState;
+  metaParams: Record<string, SavedTensor>;
+  metaAdam: ReturnType<TorchAdam['getState']>;
+  gHatPrev: Record<string, SavedTensor>;
+  wTildePrev: Record<string, SavedTensor>;
+  lookahead: Record<string, SavedTensor>;
+  lstm: { h: SavedTensor; c: SavedTensor } | null;
+}
+
+/**
+ * One MetaQuant iteration (spec §6 code-faithful, §7 paper-faithful). The meta network M_φ turns
+ * last iteration's (g_Ŵ, W̃) into a gradient for W̃; φ is trained by the task loss through a
+ * look-ahead weight placed in the forward pass.
+ */
+export class MetaQuantStep implements TrainStep {
+  readonly name = 'metaquant';
+  private readonly quantizer: WeightQuantizer;
+  private readonly layers: string[];
+  private readonly sizes: number[];
+  private readonly baseVars: Map<string, Variable>;
+  /** Biases of quantized layers: they get the look-ahead b − α·G too (the reference's classifier bias). */
+  private readonly lookaheadBiases: Set<string>;
+  private readonly metaAdam: TorchAdam;
+  private started = false;
+  private readonly gHatPrev = new Map<string, Tensor>();
+  private readonly wTildePrev = new Map<string, Tensor>();
+  /** G: the base optimizer's last applied direction, for quantized kernels and look-ahead biases. */
+  private readonly lookahead = new Map<string, Tensor>();
+  private lstm: LstmState | null = null;
+  private readonly flips = new FlipTracker();
+  private readonly diag = new MeanAccumulator();
+  /** Set by `step` when `recordTrace` is true. */
+  lastTrace: MetaQuantTrace | null = null;
+  recordTrace = false;
+
+  constructor(
+    private readonly model: QuantizedModel,
+    private readonly meta: MetaNetwork,
+    private readonly optimizer: BaseOptimizer,
+    private readonly options: MetaQuantOptions,
+  ) {
+    if (!model.quantizer) throw new UsageError('MetaQuant needs a quantizer (got --quantizer none)');
+    this.quantizer = model.quantizer;
+    this.layers = model.quantizedKernels;
+    this.sizes = this.layers.map((n) => model.params.get(n).size);
+    const quantizedLayers = new Set(this.layers.map((n) => model.params.info(n).layer));
+    this.lookaheadBiases = new Set(model.params.names((p) => p.role === 'bias' && quantizedLayers.has(p.layer)));
+    this.baseVars = new Map(model.params.trainableNames().map((n) => [n, model.params.get(n)]));
+    this.metaAdam = new TorchAdam(options.metaLr);
+    if (meta.stateful) {
+      const bytes = lstmStateBytes(this.sizes.reduce((a, b) => a + b, 0), meta.config.hidden);
+      const limit = options.maxMetaMemoryBytes ?? 8 * 2 ** 30;
+      if (bytes > limit) {
+        throw new UsageError(
+          `the LSTM meta state needs ${(bytes / 2 ** 30).toFixed(2)} GiB (2 × hidden ${meta.config.hidden} floats for each of ` +
+            `${this.sizes.reduce((a, b) => a + b, 0)} weights), above --max-meta-memory ${(limit / 2 ** 30).toFixed(2)} GiB; ` +
+            'use a smaller model or --meta-hidden, or raise the bound',
+        );
+      }
+    }
+  }
+
+  /** g_Ŵ from the last backward pass, per quantized kernel (the next meta call's input). */
+  previousGHat(kernel: string): Tensor | undefined {
+    return this.gHatPrev.get(kernel);
+  }
+
+  /** W̃ from the last forward pass, per quantized kernel. */
+  previousWTilde(kernel: string): Tensor | undefined {
+    return this.wTildePrev.get(kernel);
+  }
+
+  /** G, the last applied direction the next look-ahead uses (quantized kernels and their biases). */
+  lookaheadDirection(name: string): Tensor | undefined {
+    return this.lookahead.get(name);
+  }
+
+  /** The per-element LSTM state the next meta call will receive (null = zeros). */
+  get lstmState(): LstmState | null {
+    return this.lstm;
+  }
+
+  step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
+    const t0 = performance.now();
+    const result = !this.started
+      ? this.firstIteration(images, labels)
+      : this.options.mode === 'code'
+        ? this.codeIteration(images, labels, ctx)
+        : this.paperIteration(images, labels, ctx);
+    this.started = true;
+    this.diag.add('stepSeconds', (performance.now() - t0) / 1000);
+    const c = this.meta.effectiveScalar();
+    if (c !== null) this.diag.add('metaC', c);
+    return result;
+  }
+
+  /** Iteration 0: no meta-gradient exists yet. Forward with W, record g_Ŵ and W̃, G := raw gradients, update nothing. */
+  private firstIteration(images: Tensor, labels: Tensor): StepResult {
+    const captures = new Map<string, QuantizeCapture>(this.layers.map((l) => [l, {}]));
+    const wHats = new Map<string, Tensor>();
+    const hooks: WeightHooks = {
+      kernel: (name, w) => {
+        const cap = captures.get(name);
+        if (!cap) return w;
+        const q = this.quantizer.quantize(w, cap);
+        wHats.set(name, tf.keep(q));
+        return q;
+      },
+      bias: (_n, b) => b,
+    };
+    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, this.baseVars);
+    for (const name of [...this.layers, ...this.lookaheadBiases]) replaceKept(this.lookahead, name, grads.get(name)!.clone());
+    this.storeCaptures(captures);
+    this.flips.update(wHats);
+    tf.dispose([...grads.values(), ...wHats.values()]);
+    return { loss, correct, size: labels.shape[0]! };
+  }
+
+  /** Spec §6: forward value W − α·G, φ reached through cal ⊙ m only; W's gradient := cal ⊙ m. */
+  private codeIteration(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
+    const alpha = ctx.lr;
+    const calibration = this.calibrations();
+    const captures = new Map<string, QuantizeCapture>(this.layers.map((l) => [l, {}]));
+    const wHats = new Map<string, Tensor>();
+    const trace = this.newTrace(calibration);
+    let metaGrads = new Map<string, Tensor>();
+    let newState: LstmState | undefined;
+    const metaStart = performance.now();
+    let metaSeconds = 0;
+    const hooks: WeightHooks = {
+      kernel: (name, w) => {
+        const cap = captures.get(name);
+        if (!cap) return w;
+        const cg = tf.mul(calibration.get(name)!, metaGrads.get(name)!);
+        const G = this.lookahead.get(name)!;
+        // Value W − α·(cg + (G − cg)) = W − α·G; gradient to φ only through cg (the reference's trick).
+        const step = this.options.detachPhi ? G : tf.add(cg, stopGradient(tf.sub(G, cg)));
+        const wMeta = tf.sub(w, tf.mul(step, alpha));
+        if (trace) trace.wMeta.set(name, tf.keep(wMeta.clone()));
+        const q = this.quantizer.quantize(wMeta, cap);
+        wHats.set(name, tf.keep(q));
+        return q;
+      },
+      bias: (name, b) => {
+        if (!this.lookaheadBiases.has(name)) return b;
+        const bMeta = tf.sub(b, tf.mul(this.lookahead.get(name)!, alpha));
+        if (trace) trace.bMeta.set(name, tf.keep(bMeta.clone()));
+        return bMeta;
+      },
+    };
+    const vars = new Map([...this.baseVars, ...this.metaVars()]);
+    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, vars, () => {
+      const t = performance.now();
+      const out = this.meta.forward(this.metaInputs(), this.lstm ?? undefined);
+      metaGrads = this.splitToLayers(out.metaGrad);
+      for (const m of metaGrads.values()) tf.keep(m);
+      if (out.state) newState = { h: tf.keep(out.state.h), c: tf.keep(out.state.c) };
+      metaSeconds += (performance.now() - t) / 1000;
+    });
+    void metaStart;
+    const phiGrads = this.takePhiGrads(grads);
+    const t1 = performance.now();
+    if (this.options.phiPath === 'meta') this.replaceWithEq8Grads(phiGrads, calibration, captures, alpha, newState);
+    this.metaStep(phiGrads, 1);
+    metaSeconds += (performance.now() - t1) / 1000;
+
+    // Step 5: W's gradient is the meta-gradient calibrated; every parameter takes p − α·π(grad).
+    for (const name of this.layers) {
+      const calibrated = tf.mul(calibration.get(name)!, metaGrads.get(name)!);
+      this.diag.add('cosMetaSte', cosine(calibrated, grads.get(name)!));
+      if (trace) trace.steGrad.set(name, tf.keep(grads.get(name)!.clone()));
+      grads.get(name)!.dispose();
+      grads.set(name, calibrated);
+    }
+    const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, alpha);
+    for (const [name, d] of directions) {
+      if (this.lookahead.has(name)) replaceKept(this.lookahead, name, d);
+      else d.dispose();
+    }
+    this.finishIteration(captures, wHats, newState, metaGrads, calibration, trace, phiGrads);
+    tf.dispose([...grads.values()]);
+    this.diag.add('metaSeconds', metaSeconds);
+    return { loss, correct, size: labels.shape[0]! };
+  }
+
+  /**
+   * Spec §7: W moves first by −α·π(cal ⊙ M(g_Ŵ^{t−1}, W̃^{t−1})), and the forward uses the moved
+   * weights, with the path to φ through −α·cal ⊙ m. β decays with α.
+   */
+  private paperIteration(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
+    const alpha = ctx.lr;
+    const calibration = this.calibrations();
+    const trace = this.newTrace(calibration);
+    let metaSeconds = 0;
+    // 1. The update of the quantized weights, from the meta-gradient's value.
+    let t = performance.now();
+    const valueOut = tf.tidy(() => {
+      const out = this.meta.forward(this.metaInputs(), this.lstm ?? undefined);
+      return { g: tf.keep(out.metaGrad), state: out.state ? { h: tf.keep(out.state.h), c: tf.keep(out.state.c) } : undefined };
+    });
+    metaSeconds += (performance.now() - t) / 1000;
+    const valueGrads = this.splitToLayers(valueOut.g);
+    const calibratedGrads = new Map<string, Tensor>();
+    for (const name of this.layers) calibratedGrads.set(name, tf.keep(tf.mul(calibration.get(name)!, valueGrads.get(name)!)));
+    tf.dispose([...valueGrads.values(), valueOut.g]);
+    const directions = this.optimizer.apply((n) => this.model.params.get(n), calibratedGrads, alpha);
+    tf.dispose([...directions.values()]);
+
+    // 2. Forward at the updated weights; gradient path to φ through −α·cal ⊙ m.
+    const captures = new Map<string, QuantizeCapture>(this.layers.map((l) => [l, {}]));
+    const wHats = new Map<string, Tensor>();
+    let metaGrads = new Map<string, Tensor>();
+    const hooks: WeightHooks = {
+      kernel: (name, w) => {
+        const cap = captures.get(name);
+        if (!cap) return w;
+        let wMeta: Tensor = w;
+        if (!this.options.detachPhi) {
+          const delta = tf.mul(tf.mul(calibration.get(name)!, metaGrads.get(name)!), -alpha);
+          wMeta = tf.add(w, tf.sub(delta, stopGradient(delta)));
+        }
+        if (trace) trace.wMeta.set(name, tf.keep(wMeta.clone()));
+        const q = this.quantizer.quantize(wMeta, cap);
+        wHats.set(name, tf.keep(q));
+        return q;
+      },
+      bias: (_n, b) => b,
+    };
+    const vars = new Map([...this.baseVars, ...this.metaVars()]);
+    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, vars, () => {
+      const s = performance.now();
+      const out = this.meta.forward(this.metaInputs(), this.lstm ?? undefined);
+      metaGrads = this.splitToLayers(out.metaGrad);
+      for (const m of metaGrads.values()) tf.keep(m);
+      metaSeconds += (performance.now() - s) / 1000;
+    });
+    const phiGrads = this.takePhiGrads(grads);
+    t = performance.now();
+    if (this.options.phiPath === 'meta') this.replaceWithEq8Grads(phiGrads, calibration, captures, alpha, valueOut.state);
+    this.metaStep(phiGrads, ctx.lrMultiplier);
+    metaSeconds += (performance.now() - t) / 1000;
+
+    // 3. The float parameters (biases, batch norm) take their ordinary gradients.
+    for (const name of this.layers) {
+      this.diag.add('cosMetaSte', cosine(calibratedGrads.get(name)!, grads.get(name)!));
+      if (trace) trace.steGrad.set(name, tf.keep(grads.get(name)!.clone()));
+      grads.get(name)!.dispose();
+      grads.delete(name);
+    }
+    tf.dispose([...this.optimizer.apply((n) => this.model.params.get(n), grads, alpha).values(), ...calibratedGrads.values()]);
+    this.finishIteration(captures, wHats, valueOut.state, metaGrads, calibration, trace, phiGrads);
+    tf.dispose([...grads.values()]);
+    this.diag.add('metaSeconds', metaSeconds);
+    return { loss, correct, size: labels.shape[0]! };
+  }
+
+  /** Forward + one backward pass; `beforeForward` runs inside the tape (the meta call). */
+  private lossAndGrads(images: Tensor, labels: Tensor, hooks: WeightHooks, vars: Map<string, Variable>, beforeForward?: () => void) {
+    let logits: Tensor | undefined;
+    const { value, grads } = valueAndGrads(() => {
+      beforeForward?.();
+      const out = this.model.forward(images, hooks, true);
+      logits = tf.keep(out);
+      return crossEntropy(out, labels) as tf.Scalar;
+    }, vars);
+    const loss = value.dataSync()[0]!;
+    const correct = countCorrect(logits!, labels);
+    tf.dispose([value, logits!]);
+    return { loss, correct, grads };
+  }
+
+  private metaVars(): Map<string, Variable> {
+    return new Map([...this.meta.params].map(([k, v]) => [`meta:${k}`, v]));
+  }
+
+  private takePhiGrads(grads: Map<string, Tensor>): Map<string, Tensor> {
+    const phi = new Map<string, Tensor>();
+    for (const k of [...grads.keys()]) {
+      if (!k.startsWith('meta:')) continue;
+      phi.set(k.slice(5), grads.get(k)!);
+      grads.delete(k);
+    }
+    // A φ tensor the loss did not reach (the LSTM's W_hh while the state is zero) has gradient
+    // exactly zero, and its Adam step counter still advances, as in PyTorch.
+    for (const [k, v] of this.meta.params) if (!phi.has(k)) phi.set(k, tf.zerosLike(v));
+    return phi;
+  }
+
+  private metaStep(phiGrads: Map<string, Tensor>, lrMultiplier: number): void {
+    if (this.options.freezePhi || this.options.detachPhi) return;
+    this.metaAdam.lr = this.options.metaLr * (this.options.mode === 'paper' ? lrMultiplier : 1);
+    this.metaAdam.step(this.meta.params, phiGrads);
+  }
+
+  /**
+   * Eq. 8 of the paper: ∂L/∂φ = M_φ(g_Ŵ^t, W̃^t) · ∂W̃^t/∂φ — the meta network's own output at this
+   * iteration's (g_Ŵ, W̃) replaces ∂L/∂W̃ on the path to φ.
+   */
+  private replaceWithEq8Grads(phiGrads: Map<string, Tensor>, calibration: Map<string, Tensor>, captures: Map<string, QuantizeCapture>, alpha: number, state: LstmState | undefined): void {
+    const cotangent = tf.tidy(() => {
+      const gNow = tf.concat(this.layers.map((l) => tf.reshape(captures.get(l)!.gHat!, [-1])));
+      const wNow = tf.concat(this.layers.map((l) => tf.reshape(captures.get(l)!.wTilde!, [-1])));
+      const mNow = this.meta.forward({ gHat: gNow, wTilde: wNow }, state).metaGrad;
+      const mNowLayers = this.splitToLayers(mNow);
+      // cotangent of m^{t−1}: −α·cal ⊙ (M_t ⊙ ∂W̃/∂W_meta)
+      return tf.concat(
+        this.layers.map((l) => {
+          const w = this.model.params.get(l);
+          const dTilde = preQuantizeDerivative(this.quantizer, w, calibration.get(l)!);
+          return tf.reshape(tf.mul(tf.mul(calibration.get(l)!, tf.mul(mNowLayers.get(l)!, dTilde)), -alpha), [-1]);
+        }),
+      );
+    });
+    const { value, grads } = valueAndGrads(() => tf.sum(tf.mul(this.meta.forward(this.metaInputs(), this.lstm ?? undefined).metaGrad, cotangent)) as tf.Scalar, this.metaVars());
+    tf.dispose([value, cotangent, ...phiGrads.values()]);
+    phiGrads.clear();
+    for (const [k, g] of grads) phiGrads.set(k.slice(5), g);
+  }
+
+  private calibrations(): Map<string, Tensor> {
+    return new Map(this.layers.map((l) => [l, tf.keep(this.quantizer.calibration(this.model.params.get(l)))]));
+  }
+
+  private metaInputs(): { gHat: Tensor; wTilde: Tensor } {
+    return {
+      gHat: tf.concat(this.layers.map((l) => tf.reshape(this.gHatPrev.get(l)!, [-1]))),
+      wTilde: tf.concat(this.layers.map((l) => tf.reshape(this.wTildePrev.get(l)!, [-1]))),
+    };
+  }
+
+  /** Splits a flat [N] tensor into per-layer tensors of the kernels' shapes. */
+  private splitToLayers(flat: Tensor): Map<string, Tensor> {
+    const parts = this.layers.length === 1 ? [flat] : tf.split(flat, this.sizes);
+    return new Map(this.layers.map((l, i) => [l, tf.reshape(parts[i]!, this.model.params.get(l).shape)]));
+  }
+
+  private newTrace(calibration: Map<string, Tensor>): MetaQuantTrace | null {
+    if (this.lastTrace) disposeTrace(this.lastTrace);
+    this.lastTrace = null;
+    if (!this.recordTrace) return null;
+    return { wMeta: new Map(), bMeta: new Map(), metaGrad: new Map(), calibration: new Map([...calibration].map(([k, v]) => [k, tf.keep(v.clone())])), steGrad: new Map(), metaParamGrads: new Map() };
+  }
+
+  private storeCaptures(captures: Map<string, QuantizeCapture>): void {
+    for (const [l, cap] of captures) {
+      replaceKept(this.gHatPrev, l, cap.gHat!);
+      replaceKept(this.wTildePrev, l, cap.wTilde!);
+    }
+  }
+
+  private finishIteration(
+    captures: Map<string, QuantizeCapture>,
+    wHats: Map<string, Tensor>,
+    newState: LstmState | undefined,
+    metaGrads: Map<string, Tensor>,
+    calibration: Map<string, Tensor>,
+    trace: MetaQuantTrace | null,
+    phiGrads: Map<string, Tensor>,
+  ): void {
+    this.storeCaptures(captures);
+    this.diag.add('flipRatio', this.flips.update(wHats));
+    const old = this.lstm;
+    this.lstm = this.options.lstmReset || !newState ? null : newState;
+    if (old) tf.dispose([old.h, old.c]);
+    if (this.options.lstmReset && newState) tf.dispose([newState.h, newState.c]);
+    if (trace) {
+      for (const [k, v] of metaGrads) trace.metaGrad.set(k, v);
+      for (const [k, v] of phiGrads) trace.metaParamGrads.set(k, v);
+      this.lastTrace = trace;
+    } else {
+      tf.dispose([...metaGrads.values(), ...phiGrads.values()]);
+    }
+    tf.dispose([...wHats.values(), ...calibration.values()]);
+  }
+
+  /** Code mode's quirk: the evaluation forward overwrites each layer's stored W̃ with A(W). */
+  afterEvaluation(): void {
+    if (this.options.mode !== 'code' || !this.started) return;
+    for (const l of this.layers) replaceKept(this.wTildePrev, l, this.quantizer.preQuantize(this.model.params.get(l)));
+  }
+
+  takeDiagnostics(): Record<string, number> {
+    return this.diag.take();
+  }
+
+  getState(): SavedMetaQuantState {
+    const metaParams: Record<string, SavedTensor> = {};
+    for (const [k, v] of this.meta.params) metaParams[k] = saveTensor(v);
+    return {
+      started: this.started,
+      optimizer: this.optimizer.getState(),
+      metaParams,
+      metaAdam: this.metaAdam.getState(),
+      gHatPrev: saveTensorMap(this.gHatPrev),
+      wTildePrev: saveTensorMap(this.wTildePrev),
+      lookahead: saveTensorMap(this.lookahead),
+      lstm: this.lstm ? { h: saveTensor(this.lstm.h), c: saveTensor(this.lstm.c) } : null,
+    };
+  }
+
+  setState(raw: unknown): void {
+    const s = raw as SavedMetaQuantState;
+    this.started = s.started;
+    this.optimizer.setState(s.optimizer);
+    for (const [k, v] of Object.entries(s.metaParams)) this.meta.params.get(k)!.assign(tf.tensor(v.data, v.shape));
+    this.metaAdam.setState(s.metaAdam);
+    for (const [target, saved] of [[this.gHatPrev, s.gHatPrev], [this.wTildePrev, s.wTildePrev], [this.lookahead, s.lookahead]] as const) {
+      disposeMap(target);
+      for (const [k, v] of loadTensorMap(saved)) target.set(k, v);
+    }
+    if (this.lstm) tf.dispose([this.lstm.h, this.lstm.c]);
+    this.lstm = s.lstm ? { h: loadTensor(s.lstm.h), c: loadTensor(s.lstm.c) } : null;
+  }
+
+  /** The meta optimizer (exposed for the parity test, which compares its state). */
+  get metaOptimizer(): TorchAdam {
+    return this.metaAdam;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.metaAdam.dispose();
+    this.meta.dispose();
+    disposeMap(this.gHatPrev);
+    disposeMap(this.wTildePrev);
+    disposeMap(this.lookahead);
+    if (this.lstm) tf.dispose([this.lstm.h, this.lstm.c]);
+    this.flips.dispose();
+    if (this.lastTrace) disposeTrace(this.lastTrace);
+  }
+}
+
+/**
+ * ∂W̃/∂W elementwise, with the layer statistics held constant: dorefa's A has derivative
+ * (1 − tanh²W)/(2·max|tanh W|) = cal/2; BWN, ternary and sign have W̃ = W.
+ */
+function preQuantizeDerivative(q: WeightQuantizer, _w: Tensor, calibration: Tensor): Tensor {
+  return q.name === 'dorefa' ? tf.mul(calibration, 0.5) : tf.onesLike(calibration);
+}
+
+export function disposeTrace(t: MetaQuantTrace): void {
+  for (const m of [t.wMeta, t.bMeta, t.metaGrad, t.calibration, t.steGrad, t.metaParamGrads]) disposeMap(m);
+}

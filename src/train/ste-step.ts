@@ -1,0 +1,71 @@
+import { tf, type Tensor, type Variable } from '../engine/tf.js';
+import { valueAndGrads } from '../engine/ops.js';
+import type { QuantizedModel } from '../models/model.js';
+import type { WeightHooks } from '../models/layers.js';
+import { BaseOptimizer, type OptimizerState } from './optimizers.js';
+import { countCorrect, crossEntropy } from './loss.js';
+import { FlipTracker, MeanAccumulator } from '../analysis/diagnostics.js';
+import type { StepContext, StepResult, TrainStep } from './step.js';
+
+export interface SteStepOptions {
+  /** Multiplies the learning rate (the `--lr-scale` ablation: STE at lr × c). */
+  lrScale?: number;
+}
+
+/** Straight-through training: forward with Q(A(W)), backward with the quantizer's estimator. */
+export class SteStep implements TrainStep {
+  readonly name = 'ste';
+  private readonly vars: Map<string, Variable>;
+  private readonly flips = new FlipTracker();
+  private readonly diag = new MeanAccumulator();
+
+  constructor(
+    private readonly model: QuantizedModel,
+    private readonly optimizer: BaseOptimizer,
+    private readonly options: SteStepOptions = {},
+  ) {
+    this.vars = new Map(model.params.trainableNames().map((n) => [n, model.params.get(n)]));
+  }
+
+  step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
+    const wHats = new Map<string, Tensor>();
+    const base = this.model.steHooks();
+    const hooks: WeightHooks = {
+      kernel: (name, w) => {
+        const q = base.kernel(name, w);
+        if (this.model.isQuantized(name)) wHats.set(name, tf.keep(q));
+        return q;
+      },
+      bias: base.bias,
+    };
+    let logits: Tensor | undefined;
+    const { value, grads } = valueAndGrads(() => {
+      const out = this.model.forward(images, hooks, true);
+      logits = tf.keep(out);
+      return crossEntropy(out, labels) as tf.Scalar;
+    }, this.vars);
+    const loss = value.dataSync()[0]!;
+    const correct = countCorrect(logits!, labels);
+    const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, ctx.lr * (this.options.lrScale ?? 1));
+    this.diag.add('flipRatio', this.flips.update(wHats));
+    tf.dispose([value, logits!, ...grads.values(), ...directions.values(), ...wHats.values()]);
+    return { loss, correct, size: labels.shape[0]! };
+  }
+
+  takeDiagnostics(): Record<string, number> {
+    return this.diag.take();
+  }
+
+  getState(): { optimizer: OptimizerState } {
+    return { optimizer: this.optimizer.getState() };
+  }
+
+  setState(state: unknown): void {
+    this.optimizer.setState((state as { optimizer: OptimizerState }).optimizer);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.flips.dispose();
+  }
+}

@@ -1,0 +1,35 @@
+import type { Tensor } from '../engine/tf.js';
+
+/** What one training iteration reports to the epoch loop. */
+export interface StepResult {
+  loss: number;
+  correct: number;
+  size: number;
+}
+
+export interface StepContext {
+  epoch: number;
+  /** Iteration within the epoch (0-based). */
+  batchIndex: number;
+  /** Base learning rate α for this epoch. */
+  lr: number;
+  /** Multiplier of the base schedule this epoch (paper-mode MetaQuant decays β with it). */
+  lrMultiplier: number;
+}
+
+/**
+ * A training strategy (STE, MetaQuant, ablations). The epoch loop, evaluation, logging and
+ * checkpoints are shared; strategies differ only in how one batch updates the model.
+ */
+export interface TrainStep {
+  readonly name: string;
+  step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult;
+  /** Called after each end-of-epoch evaluation (MetaQuant's code mode reads W̃ from it). */
+  afterEvaluation?(): void;
+  /** Per-epoch averages of the strategy's own diagnostics; resets the accumulators. */
+  takeDiagnostics(): Record<string, number>;
+  /** Everything the next step depends on, as plain data (bit-identical resume). */
+  getState(): unknown;
+  setState(state: unknown): void;
+  dispose(): void;
+}
