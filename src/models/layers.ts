@@ -32,6 +32,8 @@ export class LayerOps {
     private readonly hooks: WeightHooks,
     readonly training: boolean,
     private readonly initRng: Rng | null,
+    /** Training-mode batch norm updates its running statistics unless this is false (probes, gradient checks). */
+    private readonly updateStatistics = true,
   ) {}
 
   private ensure(name: string, shape: number[], role: Parameters<ParamStore['add']>[0]['role'], layer: string, init: () => Float32Array, trainable = true): Variable {
@@ -86,7 +88,7 @@ export class LayerOps {
     }
     const { mean, variance } = tf.moments(x, axes);
     const n = x.size / c;
-    tf.tidy(() => {
+    if (this.updateStatistics) tf.tidy(() => {
       const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
       runMean.assign(tf.add(tf.mul(runMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
       runVar.assign(tf.add(tf.mul(runVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));

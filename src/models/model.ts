@@ -49,8 +49,8 @@ export class QuantizedModel {
   }
 
   /** Logits for NHWC images, computing with whatever tensors `hooks` hand out. */
-  forward(x: Tensor, hooks: WeightHooks, training: boolean): Tensor {
-    const ops = new LayerOps(this.params, hooks, training, null);
+  forward(x: Tensor, hooks: WeightHooks, training: boolean, opts: { updateStatistics?: boolean } = {}): Tensor {
+    const ops = new LayerOps(this.params, hooks, training, null, opts.updateStatistics ?? true);
     return getArchitecture(this.config.arch).forward(ops, x, this.config.numClasses, this.config.archOptions ?? {});
   }
 

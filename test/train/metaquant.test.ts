@@ -1,0 +1,185 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../src/engine/tf.js';
+import { useBackend } from '../../src/engine/backend.js';
+import { createMetaNetwork } from '../../src/meta/registry.js';
+import { linearChainExplicit } from '../../src/meta/linear-chain.js';
+import { BaseOptimizer } from '../../src/train/optimizers.js';
+import { MetaQuantStep, type MetaQuantOptions } from '../../src/train/metaquant-step.js';
+import type { MetaKind, MetaNetworkConfig } from '../../src/meta/types.js';
+import type { OptimizerConfig } from '../../src/train/optimizers.js';
+import { UsageError } from '../../src/util/errors.js';
+import { tinyModel, toyBatch } from '../helpers/tiny.js';
+
+const KINDS: MetaKind[] = ['fcgrad', 'multifc', 'lstm'];
+
+function makeStep(kind: MetaKind, opts: Partial<MetaQuantOptions> = {}, meta: Partial<MetaNetworkConfig> = {}, optimizer: OptimizerConfig = { name: 'sgd' }, quantizer = 'dorefa') {
+  const model = tinyModel({ name: quantizer, bits: 1 });
+  const net = createMetaNetwork({ kind, hidden: 6, seed: 5, ...meta });
+  const step = new MetaQuantStep(model, net, new BaseOptimizer(optimizer), { mode: 'code', phiPath: 'ste', metaLr: 1e-3, ...opts });
+  return { model, net, step };
+}
+
+const ctx = (lr: number, batchIndex = 0) => ({ epoch: 0, batchIndex, lr, lrMultiplier: 1 });
+
+test('∂L/∂φ from autodiff equals central differences of the STE-surrogate loss, for every meta network', async () => {
+  await useBackend('cpu');
+  for (const kind of KINDS) {
+    for (const quantizer of ['dorefa', 'bwn']) {
+      const { x, y } = toyBatch(1);
+      const { model, step } = makeStep(kind, {}, { activation: kind === 'lstm' ? 'none' : 'tanh' }, { name: 'sgd' }, quantizer);
+      const alpha = 0.5;
+      for (let t = 0; t < 3; t++) step.step(x, y, ctx(alpha, t));
+      const probe = step.phiProbe(x, y, alpha);
+      const auto = probe.autodiff();
+      let worst = 0;
+      let scale = 0;
+      for (const [name, values] of probe.phi0) {
+        const g = auto.get(name)!;
+        for (let i = 0; i < values.length; i++) {
+          const h = 1e-2;
+          const plus = new Map(probe.phi0);
+          const minus = new Map(probe.phi0);
+          plus.set(name, Float32Array.from(values, (v, j) => (j === i ? v + h : v)));
+          minus.set(name, Float32Array.from(values, (v, j) => (j === i ? v - h : v)));
+          const fd = (probe.loss('surrogate', plus) - probe.loss('surrogate', minus)) / (2 * h);
+          worst = Math.max(worst, Math.abs(fd - g[i]!));
+          scale = Math.max(scale, Math.abs(g[i]!));
+        }
+      }
+      assert.ok(scale > 1e-4, `${kind}/${quantizer}: φ gradient is not trivially zero (max ${scale})`);
+      assert.ok(worst <= 2e-2 * scale + 2e-5, `${kind}/${quantizer}: autodiff vs FD max error ${worst.toExponential(2)} (max |grad| ${scale.toExponential(2)})`);
+      probe.dispose();
+      step.dispose();
+      model.dispose();
+      tf.dispose([x, y]);
+    }
+  }
+});
+
+test('the true quantized loss is piecewise constant in φ: its small-step differences are zero', async () => {
+  await useBackend('cpu');
+  const { x, y } = toyBatch(2);
+  const { model, step } = makeStep('fcgrad');
+  for (let t = 0; t < 3; t++) step.step(x, y, ctx(0.5, t));
+  const probe = step.phiProbe(x, y, 0.5);
+  const [name, values] = [...probe.phi0][0]!;
+  const shifted = new Map(probe.phi0);
+  shifted.set(name, Float32Array.from(values, (v, j) => (j === 0 ? v + 1e-4 : v)));
+  assert.equal(probe.loss('quantized', shifted), probe.loss('quantized'));
+  probe.dispose();
+  step.dispose();
+  model.dispose();
+});
+
+test('FC-Grad without activation: the meta-gradient is c·g_Ŵ with c = w2·w1, and the scalar path equals the matmul chain', async () => {
+  await useBackend('cpu');
+  const net = createMetaNetwork({ kind: 'fcgrad', hidden: 7, seed: 2 });
+  const g = tf.tensor1d([0.5, -1.25, 0, 3e-4, -2]);
+  const out = net.forward({ gHat: g, wTilde: tf.zerosLike(g) }).metaGrad.dataSync();
+  const w1 = net.params.get('linear1.weight')!.dataSync();
+  const w2 = net.params.get('linear2.weight')!.dataSync();
+  let c = 0;
+  for (let i = 0; i < w1.length; i++) c += w2[i]! * w1[i]!;
+  assert.ok(Math.abs(net.effectiveScalar()! - c) < 1e-6);
+  const gv = g.dataSync();
+  for (let i = 0; i < gv.length; i++) assert.ok(Math.abs(out[i]! - c * gv[i]!) <= 1e-6 * Math.max(1, Math.abs(c * gv[i]!)), `element ${i}`);
+  const explicit = linearChainExplicit(g, [...net.params.values()]).dataSync();
+  for (let i = 0; i < gv.length; i++) assert.ok(Math.abs(out[i]! - explicit[i]!) <= 1e-6 * Math.max(1, Math.abs(explicit[i]!)));
+  // With an activation the network is no longer a scalar.
+  const relu = createMetaNetwork({ kind: 'fcgrad', hidden: 7, seed: 2, activation: 'relu' });
+  assert.equal(relu.effectiveScalar(), null);
+  net.dispose();
+  relu.dispose();
+});
+
+test('code mode: the first iteration changes no parameter, later forwards use W − α·G', async () => {
+  await useBackend('cpu');
+  const { x, y } = toyBatch(3);
+  const { model, step, net } = makeStep('multifc', {}, {}, { name: 'adam', weightDecay: 5e-4 });
+  step.recordTrace = true;
+  const before = model.params.snapshot();
+  const phiBefore = [...net.params.values()].map((v) => Array.from(v.dataSync()));
+  step.step(x, y, ctx(0.1, 0));
+  const after = model.params.snapshot();
+  for (const name of Object.keys(before)) {
+    if (name.includes('moving')) continue; // running statistics follow the batch, as in PyTorch
+    assert.deepEqual(Array.from(after[name]!.data), Array.from(before[name]!.data), `${name} unchanged at iteration 0`);
+  }
+  assert.deepEqual([...net.params.values()].map((v) => Array.from(v.dataSync())), phiBefore, 'φ unchanged at iteration 0');
+  for (let t = 1; t < 4; t++) {
+    const expected = new Map(model.quantizedKernels.map((k) => [k, tf.sub(model.params.get(k), tf.mul(step.lookaheadDirection(k)!, 0.1)).dataSync()]));
+    step.step(x, y, ctx(0.1, t));
+    for (const [k, e] of expected) {
+      const got = step.lastTrace!.wMeta.get(k)!.dataSync();
+      for (let i = 0; i < e.length; i++) assert.ok(Math.abs(got[i]! - e[i]!) <= 1e-6 * Math.max(1, Math.abs(e[i]!)), `${k}[${i}] at t=${t}`);
+    }
+  }
+  step.dispose();
+  model.dispose();
+});
+
+test('paper mode: the forward weight equals the post-update weight', async () => {
+  await useBackend('cpu');
+  const { x, y } = toyBatch(4);
+  for (const phiPath of ['ste', 'meta'] as const) {
+    const { model, step } = makeStep('fcgrad', { mode: 'paper', phiPath }, {}, { name: 'sgd', momentum: 0.9 });
+    step.recordTrace = true;
+    for (let t = 0; t < 4; t++) {
+      step.step(x, y, ctx(0.1, t));
+      if (t === 0) continue;
+      for (const k of model.quantizedKernels) {
+        const w = model.params.get(k).dataSync();
+        const used = step.lastTrace!.wMeta.get(k)!.dataSync();
+        for (let i = 0; i < w.length; i++) assert.ok(Math.abs(w[i]! - used[i]!) <= 1e-6 * Math.max(1, Math.abs(w[i]!)), `${phiPath} ${k}[${i}] t=${t}`);
+      }
+    }
+    step.dispose();
+    model.dispose();
+  }
+});
+
+test('LSTM state is carried and changes across steps; --lstm-reset keeps it at zero', async () => {
+  await useBackend('cpu');
+  const { x, y } = toyBatch(5);
+  const carried = makeStep('lstm');
+  const reset = makeStep('lstm', { lstmReset: true });
+  let previous: number[] | null = null;
+  for (let t = 0; t < 4; t++) {
+    carried.step.step(x, y, ctx(0.1, t));
+    reset.step.step(x, y, ctx(0.1, t));
+    assert.equal(reset.step.lstmState, null, `reset: state is zero after step ${t}`);
+    if (t === 0) {
+      assert.equal(carried.step.lstmState, null, 'no meta call at iteration 0');
+      continue;
+    }
+    const h = Array.from(carried.step.lstmState!.h.dataSync());
+    assert.ok(h.some((v) => v !== 0), 'carried state is non-zero');
+    if (previous) assert.notDeepEqual(h, previous, `state changes at step ${t}`);
+    previous = h;
+  }
+  for (const s of [carried, reset]) {
+    s.step.dispose();
+    s.model.dispose();
+  }
+});
+
+test('the LSTM meta state is refused above --max-meta-memory', async () => {
+  await useBackend('cpu');
+  assert.throws(() => makeStep('lstm', { maxMetaMemoryBytes: 1000 }), (e: unknown) => e instanceof UsageError && /max-meta-memory/.test((e as Error).message));
+});
+
+test('a short MetaQuant run lowers the training loss for every meta network', async () => {
+  await useBackend('cpu');
+  const { x, y } = toyBatch(6, 32);
+  for (const kind of KINDS) {
+    const { model, step } = makeStep(kind, { metaLr: 1e-2 }, {}, { name: 'adam' });
+    const losses: number[] = [];
+    for (let t = 0; t < 40; t++) losses.push(step.step(x, y, ctx(0.02, t)).loss);
+    const first = losses.slice(0, 5).reduce((a, b) => a + b) / 5;
+    const last = losses.slice(-5).reduce((a, b) => a + b) / 5;
+    assert.ok(last < first * 0.8, `${kind}: loss ${first.toFixed(3)} → ${last.toFixed(3)}`);
+    step.dispose();
+    model.dispose();
+  }
+});
