@@ -53,6 +53,18 @@ export interface PhiProbe {
   dispose(): void;
 }
 
+/** What the forward/backward pass of one iteration produced. */
+interface ForwardRecord {
+  loss: number;
+  correct: number;
+  /** Gradients of the base parameters; a quantized kernel's is δ = ∂L/∂W_meta. */
+  grads: Map<string, Tensor>;
+  /** g_Ŵ and W̃ per quantized kernel. */
+  captures: Map<string, QuantizeCapture>;
+  wHats: Map<string, Tensor>;
+  wMetas: Map<string, Tensor>;
+}
+
 interface SavedMetaQuantState {
   started: boolean;
   optimizer: OptimizerState;
@@ -153,75 +165,46 @@ export class MetaQuantStep implements TrainStep {
 
   /** Iteration 0: no meta-gradient exists yet. Forward with W, record g_Ŵ and W̃, G := raw gradients, update nothing. */
   private firstIteration(images: Tensor, labels: Tensor): StepResult {
-    const captures = new Map<string, QuantizeCapture>(this.layers.map((l) => [l, {}]));
-    const wHats = new Map<string, Tensor>();
-    const hooks: WeightHooks = {
-      kernel: (name, w) => {
-        const cap = captures.get(name);
-        if (!cap) return w;
-        const q = this.quantizer.quantize(w, cap);
-        wHats.set(name, tf.keep(q));
-        return q;
-      },
-      bias: (_n, b) => b,
-    };
-    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, this.baseVars);
-    for (const name of [...this.layers, ...this.lookaheadBiases]) replaceKept(this.lookahead, name, grads.get(name)!.clone());
-    this.storeCaptures(captures);
-    this.flips.update(wHats);
-    tf.dispose([...grads.values(), ...wHats.values()]);
-    return { loss, correct, size: labels.shape[0]! };
+    const forward = this.forwardBackward(images, labels, 0, null, (_name, w) => w);
+    for (const name of [...this.layers, ...this.lookaheadBiases]) replaceKept(this.lookahead, name, forward.grads.get(name)!.clone());
+    tf.dispose([...forward.grads.values()]);
+    this.finishIteration(forward, undefined, new Map(), new Map(), null, new Map());
+    return { loss: forward.loss, correct: forward.correct, size: labels.shape[0]! };
   }
 
-  /** Spec §6: forward value W − α·G, φ reached through cal ⊙ m only; W's gradient := cal ⊙ m. */
+  /**
+   * Spec §6. The forward uses the look-ahead value W − α·G; one backward gives δ = ∂L/∂W_meta.
+   * The reference reaches φ through W_meta = W − α·(cg + stopgrad(G − cg)), cg = cal ⊙ m, so φ's
+   * gradient is the vector–Jacobian product of M_φ at last iteration's inputs with cotangent
+   * −α·cal ⊙ δ; it is computed as such (in row chunks, so the LSTM's tape stays bounded), in
+   * the same pass that produces m. Then W's gradient := cal ⊙ m and p ← p − α·π(grad).
+   */
   private codeIteration(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
     const alpha = ctx.lr;
     const calibration = this.calibrations();
-    const captures = new Map<string, QuantizeCapture>(this.layers.map((l) => [l, {}]));
-    const wHats = new Map<string, Tensor>();
     const trace = this.newTrace(calibration);
-    let metaGrads = new Map<string, Tensor>();
-    let newState: LstmState | undefined;
+    const forward = this.forwardBackward(images, labels, alpha, trace, (name, w) => tf.sub(w, tf.mul(this.lookahead.get(name)!, alpha)));
     const metaStart = performance.now();
-    let metaSeconds = 0;
-    const hooks: WeightHooks = {
-      kernel: (name, w) => {
-        const cap = captures.get(name);
-        if (!cap) return w;
-        const cg = tf.mul(calibration.get(name)!, metaGrads.get(name)!);
-        const G = this.lookahead.get(name)!;
-        // Value W − α·(cg + (G − cg)) = W − α·G; gradient to φ only through cg (the reference's trick).
-        const step = this.options.detachPhi ? G : tf.add(cg, stopGradient(tf.sub(G, cg)));
-        const wMeta = tf.sub(w, tf.mul(step, alpha));
-        if (trace) trace.wMeta.set(name, tf.keep(wMeta.clone()));
-        const q = this.quantizer.quantize(wMeta, cap);
-        wHats.set(name, tf.keep(q));
-        return q;
-      },
-      bias: (name, b) => {
-        if (!this.lookaheadBiases.has(name)) return b;
-        const bMeta = tf.sub(b, tf.mul(this.lookahead.get(name)!, alpha));
-        if (trace) trace.bMeta.set(name, tf.keep(bMeta.clone()));
-        return bMeta;
-      },
-    };
-    const vars = new Map([...this.baseVars, ...this.metaVars()]);
-    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, vars, () => {
-      const t = performance.now();
-      const out = this.meta.forward(this.metaInputs(), this.lstm ?? undefined);
-      metaGrads = this.splitToLayers(out.metaGrad);
-      for (const m of metaGrads.values()) tf.keep(m);
-      if (out.state) newState = { h: tf.keep(out.state.h), c: tf.keep(out.state.c) };
-      metaSeconds += (performance.now() - t) / 1000;
-    });
-    void metaStart;
-    const phiGrads = this.takePhiGrads(grads);
-    const t1 = performance.now();
-    if (this.options.phiPath === 'meta') this.replaceWithEq8Grads(phiGrads, calibration, captures, alpha, newState);
-    this.metaStep(phiGrads, 1);
-    metaSeconds += (performance.now() - t1) / 1000;
+    const inputs = this.metaInputs();
+    let eq8State: LstmState | undefined;
+    if (this.options.phiPath === 'meta') {
+      // Eq. 8 needs this iteration's m first, evaluated from the state this call produces.
+      const values = this.metaPass(inputs, this.lstm ?? undefined, null);
+      eq8State = values.state;
+      tf.dispose(values.metaGrad);
+    }
+    const cotangent = this.phiCotangent(forward, calibration, alpha, eq8State);
+    const pass = this.metaPass(inputs, this.lstm ?? undefined, cotangent);
+    if (eq8State) tf.dispose([eq8State.h, eq8State.c]);
+    tf.dispose([inputs.gHat, inputs.wTilde]);
+    if (cotangent) cotangent.dispose();
+    this.metaStep(pass.phiGrads, 1);
+    const metaGrads = this.splitToLayers(pass.metaGrad, true);
+    pass.metaGrad.dispose();
+    const metaSeconds = (performance.now() - metaStart) / 1000;
 
-    // Step 5: W's gradient is the meta-gradient calibrated; every parameter takes p − α·π(grad).
+    // Step 5: W's gradient is the calibrated meta-gradient; every parameter takes p − α·π(grad).
+    const grads = forward.grads;
     for (const name of this.layers) {
       const calibrated = tf.mul(calibration.get(name)!, metaGrads.get(name)!);
       this.diag.add('cosMetaSte', cosine(calibrated, grads.get(name)!));
@@ -234,88 +217,92 @@ export class MetaQuantStep implements TrainStep {
       if (this.lookahead.has(name)) replaceKept(this.lookahead, name, d);
       else d.dispose();
     }
-    this.finishIteration(captures, wHats, newState, metaGrads, calibration, trace, phiGrads);
     tf.dispose([...grads.values()]);
+    this.finishIteration(forward, pass.state, metaGrads, calibration, trace, pass.phiGrads);
     this.diag.add('metaSeconds', metaSeconds);
-    return { loss, correct, size: labels.shape[0]! };
+    return { loss: forward.loss, correct: forward.correct, size: labels.shape[0]! };
   }
 
   /**
-   * Spec §7: W moves first by −α·π(cal ⊙ M(g_Ŵ^{t−1}, W̃^{t−1})), and the forward uses the moved
-   * weights, with the path to φ through −α·cal ⊙ m. β decays with α.
+   * Spec §7: W first moves by −α·π(cal ⊙ M(g_Ŵ^{t−1}, W̃^{t−1})) and the forward uses the moved
+   * weights; the path to φ is through −α·cal ⊙ m (cotangent −α·cal ⊙ δ, or Eq. 8's). β decays with α.
    */
   private paperIteration(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
     const alpha = ctx.lr;
     const calibration = this.calibrations();
     const trace = this.newTrace(calibration);
-    let metaSeconds = 0;
-    // 1. The update of the quantized weights, from the meta-gradient's value.
-    let t = performance.now();
-    const valueOut = tf.tidy(() => {
-      const out = this.meta.forward(this.metaInputs(), this.lstm ?? undefined);
-      return { g: tf.keep(out.metaGrad), state: out.state ? { h: tf.keep(out.state.h), c: tf.keep(out.state.c) } : undefined };
-    });
-    metaSeconds += (performance.now() - t) / 1000;
-    const valueGrads = this.splitToLayers(valueOut.g);
-    const calibratedGrads = new Map<string, Tensor>();
-    for (const name of this.layers) calibratedGrads.set(name, tf.keep(tf.mul(calibration.get(name)!, valueGrads.get(name)!)));
-    tf.dispose([...valueGrads.values(), valueOut.g]);
-    const directions = this.optimizer.apply((n) => this.model.params.get(n), calibratedGrads, alpha);
-    tf.dispose([...directions.values()]);
+    let metaStart = performance.now();
+    const inputs = this.metaInputs();
+    const values = this.metaPass(inputs, this.lstm ?? undefined, null);
+    const metaGrads = this.splitToLayers(values.metaGrad, true);
+    values.metaGrad.dispose();
+    const calibratedGrads = new Map(this.layers.map((l) => [l, tf.keep(tf.mul(calibration.get(l)!, metaGrads.get(l)!))]));
+    tf.dispose([...this.optimizer.apply((n) => this.model.params.get(n), calibratedGrads, alpha).values()]);
+    let metaSeconds = (performance.now() - metaStart) / 1000;
 
-    // 2. Forward at the updated weights; gradient path to φ through −α·cal ⊙ m.
-    const captures = new Map<string, QuantizeCapture>(this.layers.map((l) => [l, {}]));
-    const wHats = new Map<string, Tensor>();
-    let metaGrads = new Map<string, Tensor>();
-    const hooks: WeightHooks = {
-      kernel: (name, w) => {
-        const cap = captures.get(name);
-        if (!cap) return w;
-        let wMeta: Tensor = w;
-        if (!this.options.detachPhi) {
-          const delta = tf.mul(tf.mul(calibration.get(name)!, metaGrads.get(name)!), -alpha);
-          wMeta = tf.add(w, tf.sub(delta, stopGradient(delta)));
-        }
-        if (trace) trace.wMeta.set(name, tf.keep(wMeta.clone()));
-        const q = this.quantizer.quantize(wMeta, cap);
-        wHats.set(name, tf.keep(q));
-        return q;
-      },
-      bias: (_n, b) => b,
-    };
-    const vars = new Map([...this.baseVars, ...this.metaVars()]);
-    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, vars, () => {
-      const s = performance.now();
-      const out = this.meta.forward(this.metaInputs(), this.lstm ?? undefined);
-      metaGrads = this.splitToLayers(out.metaGrad);
-      for (const m of metaGrads.values()) tf.keep(m);
-      metaSeconds += (performance.now() - s) / 1000;
-    });
-    const phiGrads = this.takePhiGrads(grads);
-    t = performance.now();
-    if (this.options.phiPath === 'meta') this.replaceWithEq8Grads(phiGrads, calibration, captures, alpha, valueOut.state);
+    const forward = this.forwardBackward(images, labels, alpha, trace, (_name, w) => w);
+    metaStart = performance.now();
+    const cotangent = this.phiCotangent(forward, calibration, alpha, values.state);
+    const pass = cotangent ? this.metaPass(inputs, this.lstm ?? undefined, cotangent) : null;
+    tf.dispose([inputs.gHat, inputs.wTilde]);
+    if (cotangent) cotangent.dispose();
+    const phiGrads = pass?.phiGrads ?? new Map<string, Tensor>();
+    if (pass) {
+      tf.dispose(pass.metaGrad);
+      if (pass.state) tf.dispose([pass.state.h, pass.state.c]);
+    }
     this.metaStep(phiGrads, ctx.lrMultiplier);
-    metaSeconds += (performance.now() - t) / 1000;
+    metaSeconds += (performance.now() - metaStart) / 1000;
 
-    // 3. The float parameters (biases, batch norm) take their ordinary gradients.
+    // The float parameters (biases, batch norm) take their ordinary gradients.
+    const grads = forward.grads;
     for (const name of this.layers) {
       this.diag.add('cosMetaSte', cosine(calibratedGrads.get(name)!, grads.get(name)!));
       if (trace) trace.steGrad.set(name, tf.keep(grads.get(name)!.clone()));
       grads.get(name)!.dispose();
       grads.delete(name);
     }
-    tf.dispose([...this.optimizer.apply((n) => this.model.params.get(n), grads, alpha).values(), ...calibratedGrads.values()]);
-    this.finishIteration(captures, wHats, valueOut.state, metaGrads, calibration, trace, phiGrads);
-    tf.dispose([...grads.values()]);
+    tf.dispose([...this.optimizer.apply((n) => this.model.params.get(n), grads, alpha).values(), ...calibratedGrads.values(), ...grads.values()]);
+    this.finishIteration(forward, values.state, metaGrads, calibration, trace, phiGrads);
     this.diag.add('metaSeconds', metaSeconds);
-    return { loss, correct, size: labels.shape[0]! };
+    return { loss: forward.loss, correct: forward.correct, size: labels.shape[0]! };
   }
 
-  /** Forward + one backward pass; `beforeForward` runs inside the tape (the meta call). */
-  private lossAndGrads(images: Tensor, labels: Tensor, hooks: WeightHooks, vars: Map<string, Variable>, beforeForward?: () => void) {
+  /**
+   * Forward with `lookahead(name, W)` as each quantized kernel's pre-quantization weight, and one
+   * backward pass: the loss, δ = ∂L/∂W_meta (as W's gradient), the other parameters' gradients,
+   * and, through the quantizer's capture, g_Ŵ and W̃.
+   */
+  private forwardBackward(images: Tensor, labels: Tensor, alpha: number, trace: MetaQuantTrace | null, lookahead: (name: string, w: Tensor) => Tensor): ForwardRecord {
+    const captures = new Map<string, QuantizeCapture>(this.layers.map((l) => [l, {}]));
+    const wHats = new Map<string, Tensor>();
+    const wMetas = new Map<string, Tensor>();
+    const hooks: WeightHooks = {
+      kernel: (name, w) => {
+        const cap = captures.get(name);
+        if (!cap) return w;
+        const wMeta = lookahead(name, w);
+        wMetas.set(name, tf.keep(wMeta.clone()));
+        const q = this.quantizer.quantize(wMeta, cap);
+        wHats.set(name, tf.keep(q));
+        return q;
+      },
+      bias: (name, b) => {
+        if (this.options.mode !== 'code' || !this.started || !this.lookaheadBiases.has(name)) return b;
+        const bMeta = tf.sub(b, tf.mul(this.lookahead.get(name)!, alpha));
+        if (trace) trace.bMeta.set(name, tf.keep(bMeta.clone()));
+        return bMeta;
+      },
+    };
+    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, this.baseVars);
+    if (trace) for (const [k, v] of wMetas) trace.wMeta.set(k, tf.keep(v.clone()));
+    return { loss, correct, grads, captures, wHats, wMetas };
+  }
+
+  /** Forward + one backward pass over the base parameters. */
+  private lossAndGrads(images: Tensor, labels: Tensor, hooks: WeightHooks, vars: Map<string, Variable>) {
     let logits: Tensor | undefined;
     const { value, grads } = valueAndGrads(() => {
-      beforeForward?.();
       const out = this.model.forward(images, hooks, true);
       logits = tf.keep(out);
       return crossEntropy(out, labels) as tf.Scalar;
@@ -326,52 +313,92 @@ export class MetaQuantStep implements TrainStep {
     return { loss, correct, grads };
   }
 
-  private metaVars(): Map<string, Variable> {
-    return new Map([...this.meta.params].map(([k, v]) => [`meta:${k}`, v]));
+  /**
+   * The cotangent of the meta network's output m (flat [N]) on the path to φ, or null when
+   * nothing trains φ. 'ste' (the reference): −α·cal ⊙ δ, δ crossing the quantizer with STE.
+   * 'meta' (Eq. 8 of the paper): M_φ(g_Ŵ^t, W̃^t) replaces ∂L/∂W̃, so the cotangent is
+   * −α·cal ⊙ M_t ⊙ ∂W̃/∂W_meta.
+   */
+  private phiCotangent(forward: ForwardRecord, calibration: Map<string, Tensor>, alpha: number, eq8State: LstmState | undefined): Tensor | null {
+    if (this.options.freezePhi || this.options.detachPhi) return null;
+    if (this.options.phiPath === 'ste') {
+      return tf.tidy(() => tf.concat(this.layers.map((l) => tf.reshape(tf.mul(tf.mul(calibration.get(l)!, forward.grads.get(l)!), -alpha), [-1]))));
+    }
+    const now = tf.tidy(() => ({
+      gHat: tf.concat(this.layers.map((l) => tf.reshape(forward.captures.get(l)!.gHat!, [-1]))),
+      wTilde: tf.concat(this.layers.map((l) => tf.reshape(forward.captures.get(l)!.wTilde!, [-1]))),
+    }));
+    const mNow = this.metaPass(now, eq8State, null);
+    if (mNow.state) tf.dispose([mNow.state.h, mNow.state.c]);
+    const mLayers = this.splitToLayers(mNow.metaGrad, true);
+    const u = tf.tidy(() =>
+      tf.concat(
+        this.layers.map((l) => {
+          const wMeta = forward.wMetas.get(l)!;
+          const dTilde = this.quantizer.name === 'dorefa' ? tf.mul(this.quantizer.calibration(wMeta), 0.5) : tf.onesLike(wMeta);
+          return tf.reshape(tf.mul(tf.mul(calibration.get(l)!, tf.mul(mLayers.get(l)!, dTilde)), -alpha), [-1]);
+        }),
+      ),
+    );
+    tf.dispose([now.gHat, now.wTilde, mNow.metaGrad, ...mLayers.values()]);
+    return u;
   }
 
-  private takePhiGrads(grads: Map<string, Tensor>): Map<string, Tensor> {
-    const phi = new Map<string, Tensor>();
-    for (const k of [...grads.keys()]) {
-      if (!k.startsWith('meta:')) continue;
-      phi.set(k.slice(5), grads.get(k)!);
-      grads.delete(k);
+  /**
+   * Evaluates M_φ on every weight element in row chunks (bounded memory for the LSTM), returning
+   * m and the new LSTM state; with a cotangent u it also returns ∂(Σ u ⊙ m)/∂φ, i.e. φ's gradient.
+   */
+  private metaPass(inputs: { gHat: Tensor; wTilde: Tensor }, state: LstmState | undefined, cotangent: Tensor | null) {
+    const n = inputs.gHat.size;
+    const cheap = !this.meta.stateful && this.meta.config.activation === 'none';
+    const rows = cheap ? n : Math.max(1024, Math.floor(2 ** 21 / this.meta.config.hidden));
+    const outputs: Tensor[] = [];
+    const hs: Tensor[] = [];
+    const cs: Tensor[] = [];
+    const phiGrads = new Map<string, Tensor>();
+    for (let start = 0; start < n; start += rows) {
+      const size = Math.min(rows, n - start);
+      const chunk = (t: Tensor) => (size === n ? t : tf.slice(t, start, size));
+      const chunkState = (s: LstmState) => (size === n ? s : { h: tf.slice(s.h, [start, 0], [size, -1]), c: tf.slice(s.c, [start, 0], [size, -1]) });
+      const run = () => {
+        const out = this.meta.forward({ gHat: chunk(inputs.gHat), wTilde: chunk(inputs.wTilde) }, state ? chunkState(state) : undefined);
+        outputs.push(tf.keep(out.metaGrad));
+        if (out.state) {
+          hs.push(tf.keep(out.state.h));
+          cs.push(tf.keep(out.state.c));
+        }
+        return out.metaGrad;
+      };
+      if (!cotangent) {
+        tf.tidy(() => void run());
+        continue;
+      }
+      const { value, grads } = valueAndGrads(() => tf.sum(tf.mul(run(), chunk(cotangent))) as tf.Scalar, new Map(this.meta.params));
+      value.dispose();
+      for (const [k, g] of grads) {
+        const prev = phiGrads.get(k);
+        phiGrads.set(k, prev ? tf.add(prev, g) : g);
+        if (prev) tf.dispose([prev, g]);
+      }
     }
-    // A φ tensor the loss did not reach (the LSTM's W_hh while the state is zero) has gradient
+    // A φ tensor the output did not reach (the LSTM's W_hh while the state is zero) has gradient
     // exactly zero, and its Adam step counter still advances, as in PyTorch.
-    for (const [k, v] of this.meta.params) if (!phi.has(k)) phi.set(k, tf.zerosLike(v));
-    return phi;
+    if (cotangent) for (const [k, v] of this.meta.params) if (!phiGrads.has(k)) phiGrads.set(k, tf.zerosLike(v));
+    const join = (parts: Tensor[], axis: number) => {
+      if (parts.length === 1) return parts[0]!;
+      const joined = tf.concat(parts, axis);
+      tf.dispose(parts);
+      return joined;
+    };
+    const metaGrad = join(outputs, 0);
+    const newState = hs.length ? { h: join(hs, 0), c: join(cs, 0) } : undefined;
+    return { metaGrad, state: newState, phiGrads };
   }
 
   private metaStep(phiGrads: Map<string, Tensor>, lrMultiplier: number): void {
     if (this.options.freezePhi || this.options.detachPhi) return;
     this.metaAdam.lr = this.options.metaLr * (this.options.mode === 'paper' ? lrMultiplier : 1);
     this.metaAdam.step(this.meta.params, phiGrads);
-  }
-
-  /**
-   * Eq. 8 of the paper: ∂L/∂φ = M_φ(g_Ŵ^t, W̃^t) · ∂W̃^t/∂φ — the meta network's own output at this
-   * iteration's (g_Ŵ, W̃) replaces ∂L/∂W̃ on the path to φ.
-   */
-  private replaceWithEq8Grads(phiGrads: Map<string, Tensor>, calibration: Map<string, Tensor>, captures: Map<string, QuantizeCapture>, alpha: number, state: LstmState | undefined): void {
-    const cotangent = tf.tidy(() => {
-      const gNow = tf.concat(this.layers.map((l) => tf.reshape(captures.get(l)!.gHat!, [-1])));
-      const wNow = tf.concat(this.layers.map((l) => tf.reshape(captures.get(l)!.wTilde!, [-1])));
-      const mNow = this.meta.forward({ gHat: gNow, wTilde: wNow }, state).metaGrad;
-      const mNowLayers = this.splitToLayers(mNow);
-      // cotangent of m^{t−1}: −α·cal ⊙ (M_t ⊙ ∂W̃/∂W_meta)
-      return tf.concat(
-        this.layers.map((l) => {
-          const w = this.model.params.get(l);
-          const dTilde = preQuantizeDerivative(this.quantizer, w, calibration.get(l)!);
-          return tf.reshape(tf.mul(tf.mul(calibration.get(l)!, tf.mul(mNowLayers.get(l)!, dTilde)), -alpha), [-1]);
-        }),
-      );
-    });
-    const { value, grads } = valueAndGrads(() => tf.sum(tf.mul(this.meta.forward(this.metaInputs(), this.lstm ?? undefined).metaGrad, cotangent)) as tf.Scalar, this.metaVars());
-    tf.dispose([value, cotangent, ...phiGrads.values()]);
-    phiGrads.clear();
-    for (const [k, g] of grads) phiGrads.set(k.slice(5), g);
   }
 
   private calibrations(): Map<string, Tensor> {
@@ -386,9 +413,17 @@ export class MetaQuantStep implements TrainStep {
   }
 
   /** Splits a flat [N] tensor into per-layer tensors of the kernels' shapes. */
-  private splitToLayers(flat: Tensor): Map<string, Tensor> {
-    const parts = this.layers.length === 1 ? [flat] : tf.split(flat, this.sizes);
-    return new Map(this.layers.map((l, i) => [l, tf.reshape(parts[i]!, this.model.params.get(l).shape)]));
+  private splitToLayers(flat: Tensor, keep = false): Map<string, Tensor> {
+    if (!keep) {
+      const parts = this.layers.length === 1 ? [flat] : tf.split(flat, this.sizes);
+      return new Map(this.layers.map((l, i) => [l, tf.reshape(parts[i]!, this.model.params.get(l).shape)]));
+    }
+    return tf.tidy(() => {
+      const parts = this.layers.length === 1 ? [flat] : tf.split(flat, this.sizes);
+      const out = new Map(this.layers.map((l, i) => [l, tf.reshape(parts[i]!, this.model.params.get(l).shape)]));
+      for (const t of out.values()) tf.keep(t);
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as Map<string, Tensor>;
   }
 
   private newTrace(calibration: Map<string, Tensor>): MetaQuantTrace | null {
@@ -406,16 +441,15 @@ export class MetaQuantStep implements TrainStep {
   }
 
   private finishIteration(
-    captures: Map<string, QuantizeCapture>,
-    wHats: Map<string, Tensor>,
+    forward: ForwardRecord,
     newState: LstmState | undefined,
     metaGrads: Map<string, Tensor>,
     calibration: Map<string, Tensor>,
     trace: MetaQuantTrace | null,
     phiGrads: Map<string, Tensor>,
   ): void {
-    this.storeCaptures(captures);
-    this.diag.add('flipRatio', this.flips.update(wHats));
+    this.storeCaptures(forward.captures);
+    this.diag.add('flipRatio', this.flips.update(forward.wHats));
     const old = this.lstm;
     this.lstm = this.options.lstmReset || !newState ? null : newState;
     if (old) tf.dispose([old.h, old.c]);
@@ -427,7 +461,7 @@ export class MetaQuantStep implements TrainStep {
     } else {
       tf.dispose([...metaGrads.values(), ...phiGrads.values()]);
     }
-    tf.dispose([...wHats.values(), ...calibration.values()]);
+    tf.dispose([...forward.wHats.values(), ...forward.wMetas.values(), ...calibration.values()]);
   }
 
   /**
