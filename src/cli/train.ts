@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { Trainer } from '../train/trainer.js';
 import { METHODS, QUANTIZER_CHOICES } from '../train/config.js';
 import { OPTIMIZERS } from '../train/optimizers.js';
@@ -128,4 +128,3 @@ export function trainCommand(): Command {
   return cmd;
 }
 
-export { Option };

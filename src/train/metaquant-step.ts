@@ -335,7 +335,7 @@ export class MetaQuantStep implements TrainStep {
       tf.concat(
         this.layers.map((l) => {
           const wMeta = forward.wMetas.get(l)!;
-          const dTilde = this.quantizer.name === 'dorefa' ? tf.mul(this.quantizer.calibration(wMeta), 0.5) : tf.onesLike(wMeta);
+          const dTilde = preQuantizeDerivative(this.quantizer, wMeta);
           return tf.reshape(tf.mul(tf.mul(calibration.get(l)!, tf.mul(mLayers.get(l)!, dTilde)), -alpha), [-1]);
         }),
       ),
@@ -615,8 +615,8 @@ export class MetaQuantStep implements TrainStep {
  * ∂W̃/∂W elementwise, with the layer statistics held constant: dorefa's A has derivative
  * (1 − tanh²W)/(2·max|tanh W|) = cal/2; BWN, ternary and sign have W̃ = W.
  */
-function preQuantizeDerivative(q: WeightQuantizer, _w: Tensor, calibration: Tensor): Tensor {
-  return q.name === 'dorefa' ? tf.mul(calibration, 0.5) : tf.onesLike(calibration);
+function preQuantizeDerivative(q: WeightQuantizer, w: Tensor): Tensor {
+  return q.name === 'dorefa' ? tf.mul(q.calibration(w), 0.5) : tf.onesLike(w);
 }
 
 export function disposeTrace(t: MetaQuantTrace): void {
