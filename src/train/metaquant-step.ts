@@ -6,7 +6,7 @@ import type { QuantizeCapture, WeightQuantizer } from '../quantizers/types.js';
 import type { LstmState, MetaNetwork } from '../meta/types.js';
 import { lstmStateBytes } from '../meta/lstm.js';
 import { BaseOptimizer, TorchAdam, type OptimizerState } from './optimizers.js';
-import { countCorrect, crossEntropy } from './loss.js';
+import { crossEntropy, lossAndGradients } from './loss.js';
 import { FlipTracker, MeanAccumulator, cosine } from '../analysis/diagnostics.js';
 import { disposeMap, loadTensor, loadTensorMap, replaceKept, saveTensor, saveTensorMap, type SavedTensor } from './tensor-state.js';
 import type { StepContext, StepResult, TrainStep } from './step.js';
@@ -294,23 +294,9 @@ export class MetaQuantStep implements TrainStep {
         return bMeta;
       },
     };
-    const { loss, correct, grads } = this.lossAndGrads(images, labels, hooks, this.baseVars);
+    const { loss, correct, grads } = lossAndGradients(this.model, images, labels, hooks, this.baseVars);
     if (trace) for (const [k, v] of wMetas) trace.wMeta.set(k, tf.keep(v.clone()));
     return { loss, correct, grads, captures, wHats, wMetas };
-  }
-
-  /** Forward + one backward pass over the base parameters. */
-  private lossAndGrads(images: Tensor, labels: Tensor, hooks: WeightHooks, vars: Map<string, Variable>) {
-    let logits: Tensor | undefined;
-    const { value, grads } = valueAndGrads(() => {
-      const out = this.model.forward(images, hooks, true);
-      logits = tf.keep(out);
-      return crossEntropy(out, labels) as tf.Scalar;
-    }, vars);
-    const loss = value.dataSync()[0]!;
-    const correct = countCorrect(logits!, labels);
-    tf.dispose([value, logits!]);
-    return { loss, correct, grads };
   }
 
   /**

@@ -1,9 +1,8 @@
 import { tf, type Tensor, type Variable } from '../engine/tf.js';
-import { valueAndGrads } from '../engine/ops.js';
 import type { QuantizedModel } from '../models/model.js';
 import type { WeightHooks } from '../models/layers.js';
 import { BaseOptimizer, type OptimizerState } from './optimizers.js';
-import { countCorrect, crossEntropy } from './loss.js';
+import { lossAndGradients } from './loss.js';
 import { FlipTracker, MeanAccumulator } from '../analysis/diagnostics.js';
 import type { StepContext, StepResult, TrainStep } from './step.js';
 
@@ -38,17 +37,10 @@ export class SteStep implements TrainStep {
       },
       bias: base.bias,
     };
-    let logits: Tensor | undefined;
-    const { value, grads } = valueAndGrads(() => {
-      const out = this.model.forward(images, hooks, true);
-      logits = tf.keep(out);
-      return crossEntropy(out, labels) as tf.Scalar;
-    }, this.vars);
-    const loss = value.dataSync()[0]!;
-    const correct = countCorrect(logits!, labels);
+    const { loss, correct, grads } = lossAndGradients(this.model, images, labels, hooks, this.vars);
     const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, ctx.lr * (this.options.lrScale ?? 1));
     this.diag.add('flipRatio', this.flips.update(wHats));
-    tf.dispose([value, logits!, ...grads.values(), ...directions.values(), ...wHats.values()]);
+    tf.dispose([...grads.values(), ...directions.values(), ...wHats.values()]);
     return { loss, correct, size: labels.shape[0]! };
   }
 

@@ -100,6 +100,10 @@ export function createStep(config: TrainConfig, model: QuantizedModel): TrainSte
   });
 }
 
+function datasetFor(config: TrainConfig): Promise<Dataset> {
+  return loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+}
+
 function defaultRunDir(): string {
   return join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
 }
@@ -125,7 +129,7 @@ export class Trainer {
   static async create(input: unknown): Promise<Trainer> {
     const config = parseTrainConfig(input);
     await useBackend(config.backend);
-    const dataset = await loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+    const dataset = await datasetFor(config);
     const model = new QuantizedModel(modelConfigFor(config, dataset));
     if (config.init) initialiseFrom(model, config.init);
     const step = createStep(config, model);
@@ -139,7 +143,7 @@ export class Trainer {
     const saved = readCheckpoint(runDir) as CheckpointPayload;
     const config = parseTrainConfig({ ...saved.config, ...overrides, out: runDir });
     await useBackend(config.backend);
-    const dataset = await loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+    const dataset = await datasetFor(config);
     const model = new QuantizedModel(saved.modelConfig);
     model.params.load(saved.params);
     const step = createStep(config, model);
