@@ -1,0 +1,143 @@
+import { Command } from 'commander';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MetaquantError, UsageError } from '../util/errors.js';
+import { readCompareConfig, type CompareConfig } from '../compare/config-file.js';
+import { expandGrid, mergeGrid, readGridFile, writeGridFile, type RunSpec } from '../compare/grid.js';
+import { METHOD_SPEC_SYNTAX, QUANTIZER_SPEC_SYNTAX, parseMethodSpec, splitList } from '../compare/method-spec.js';
+import { checkpointEpochs, readRunResult, runDir, runGrid } from '../compare/runner.js';
+import { writeSummary } from '../compare/summary.js';
+import { argsFromObject, checkTrainArgs, passThroughArgs, passThroughOptions } from '../compare/train-args.js';
+import { parseInteger, parseIntegerList } from './options.js';
+import { GridProgress } from './grid-progress.js';
+
+const HELP = `
+Method spec: ${METHOD_SPEC_SYNTAX}
+  NAME is a train --estimator (ste, clipped-ste, metaquant, ...), :META sets --meta, +key=value adds
+  --key value and +key adds --key. Examples: ste, metaquant:fcgrad, metaquant:lstm+phi-path=zeroth-order,
+  metaquant:fcgrad+freeze-phi, ste+lr-scale=0.3, ste+momentum=0.9+weight-decay=5e-4.
+  A config file may name methods: {"methods": {"ste-matched": "ste+momentum=0.9+weight-decay=5e-4"}}.
+Quantizer spec: ${QUANTIZER_SPEC_SYNTAX} (dorefa, dorefa:2, bwn, ternary). Optimizers: sgd, adam.
+
+Any other train flag (e.g. --model mlp --hidden 32 --dataset fashion-mnist --train-limit 5000) applies to
+every run; a method's +key=value overrides it. Each run is a child process writing OUT/runs/<id>/;
+a run is finished when OUT/runs/<id>/result.json exists. Rerunning the same command skips finished
+runs and resumes unfinished ones from their checkpoint. A rerun may add methods/quantizers/optimizers/
+seeds, but may not change the arguments of a run already recorded in OUT/grid.json.
+Writes OUT/summary.csv, summary.json and summary.md (accuracy in %, std = sample std, n - 1).`;
+
+const LOCK_FILE = '.compare.lock';
+
+/** One compare per folder at a time: a lock naming the pid, taken over when that process is gone. */
+function takeLock(dir: string): () => void {
+  const file = join(dir, LOCK_FILE);
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (alive) throw new UsageError(`${dir} is in use by another metaquant compare (pid ${pid}); wait for it or stop it (or delete ${file} if that process is not a compare)`);
+  }
+  writeFileSync(file, `${process.pid}\n`);
+  return () => rmSync(file, { force: true });
+}
+
+function describeState(dir: string, run: RunSpec): string {
+  if (readRunResult(dir, run.id)) return 'finished';
+  const done = checkpointEpochs(runDir(dir, run.id));
+  return done !== undefined && done < run.epochs ? `resume after epoch ${done}` : 'to run';
+}
+
+export function compareCommand(): Command {
+  const cmd = new Command('compare').description('train a grid of methods × quantizers × optimizers × seeds in child processes; resumable; writes summaries');
+  cmd
+    .option('--methods <specs>', `comma-separated method specs (${METHOD_SPEC_SYNTAX}) or config-file method names`)
+    .option('--quantizers <specs>', `comma-separated quantizer specs (${QUANTIZER_SPEC_SYNTAX}); default dorefa`)
+    .option('--optimizers <names>', 'comma-separated: sgd, adam; default adam')
+    .option('--seeds <list>', 'comma-separated integer seeds; default 1', parseIntegerList)
+    .option('--epochs <n>', 'epochs per run; default 5', parseInteger)
+    .option('--out <dir>', 'grid folder (required here or in the config file)')
+    .option('--config <file>', 'JSON or YAML file with any of: methods, quantizers, optimizers, seeds, epochs, jobs, lastK, out, train')
+    .option('--jobs <n>', 'training processes at once; default 2', parseInteger)
+    .option('--last-k <k>', "k of the reference's statistic (mean over the last k epochs); default 3 or the epochs if fewer", parseInteger)
+    .option('--dry-run', 'list the runs and their state, run nothing', false)
+    .option('--quiet', 'no progress output', false);
+  const passOptions = passThroughOptions();
+  for (const o of passOptions) cmd.addOption(o);
+  cmd.addHelpText('after', HELP);
+  cmd.action(async (o: Record<string, unknown>, command: Command) => {
+    const config: CompareConfig = o.config ? readCompareConfig(String(o.config)) : { namedMethods: {}, train: {} };
+    const where = o.config ? String(o.config) : 'config';
+    const pick = <T>(flag: T | undefined, file: T | undefined, fallback: T): T => flag ?? file ?? fallback;
+    const methodTexts = o.methods !== undefined ? splitList(String(o.methods)) : config.methods;
+    if (!methodTexts) throw new UsageError('compare needs --methods (or "methods" in --config); e.g. --methods ste,metaquant:fcgrad');
+    const out = (o.out as string | undefined) ?? config.out;
+    if (!out) throw new UsageError('compare needs --out DIR (or "out" in --config)');
+    const jobs = pick(o.jobs as number | undefined, config.jobs, 2);
+    if (jobs < 1) throw new UsageError(`--jobs must be at least 1, got ${jobs}`);
+    const lastK = pick(o.lastK as number | undefined, config.lastK, undefined as number | undefined);
+    if (lastK !== undefined && lastK < 1) throw new UsageError(`--last-k must be at least 1, got ${lastK}`);
+
+    const trainArgs = [...argsFromObject(config.train, passOptions, `${where}: train`), ...passThroughArgs(command, passOptions)];
+    const runs = expandGrid({
+      methods: methodTexts.map((m) => parseMethodSpec(m, config.namedMethods)),
+      quantizers: o.quantizers !== undefined ? splitList(String(o.quantizers)) : (config.quantizers ?? ['dorefa']),
+      optimizers: o.optimizers !== undefined ? splitList(String(o.optimizers)) : (config.optimizers ?? ['adam']),
+      seeds: pick(o.seeds as number[] | undefined, config.seeds, [1]),
+      epochs: pick(o.epochs as number | undefined, config.epochs, 5),
+      trainArgs,
+    });
+    checkTrainArgs(trainArgs, 'common train flags');
+    const checkedMethods = new Set<string>();
+    for (const r of runs) {
+      if (checkedMethods.has(r.method)) continue;
+      checkedMethods.add(r.method);
+      checkTrainArgs(r.args, `method '${r.method}' (train ${r.args.join(' ')})`);
+    }
+    const all = mergeGrid(out, readGridFile(out), runs);
+
+    if (o.dryRun) {
+      for (const r of runs) process.stdout.write(`${r.id}\t${describeState(out, r)}\tmetaquant train ${r.args.join(' ')} --out ${runDir(out, r.id)}\n`);
+      process.stdout.write(`${runs.length} runs (${runs.filter((r) => readRunResult(out, r.id)).length} finished) in ${out}\n`);
+      return;
+    }
+
+    mkdirSync(out, { recursive: true });
+    const unlock = takeLock(out);
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (!controller.signal.aborted) process.stderr.write(`\nmetaquant compare: ${signal}: stopping the running training processes; rerun the same command to continue\n`);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const progress = new GridProgress(out, runs, Boolean(o.quiet));
+    let outcome;
+    try {
+      writeGridFile(out, all);
+      outcome = await runGrid(out, runs, { jobs, onEvent: progress.onEvent, signal: controller.signal });
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      unlock();
+    }
+    const summary = writeSummary(out, lastK);
+    process.stderr.write(
+      `metaquant compare: ${outcome.finished} run(s) finished now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, ${outcome.interrupted.length} interrupted; ` +
+        `${summary.rows.length} cell(s) in ${join(out, 'summary.md')}\n`,
+    );
+    if (!o.quiet) process.stdout.write(readFileSync(join(out, 'summary.md'), 'utf8'));
+    if (controller.signal.aborted) throw new MetaquantError(`interrupted; rerun the same command to continue the grid in ${out}`, 130);
+    if (outcome.failed.length > 0) {
+      throw new MetaquantError(`${outcome.failed.length} run(s) failed: ${outcome.failed.map((r) => r.id).join(', ')}; see error.log in each run folder (rerun to retry them)`, 1);
+    }
+  });
+  return cmd;
+}
