@@ -5,6 +5,7 @@ import { OPTIMIZERS } from '../train/optimizers.js';
 import { SCHEDULES } from '../train/schedules.js';
 import { META_ACTIVATIONS, META_KINDS } from '../meta/types.js';
 import { MQ_MODES, PHI_PATHS } from '../train/metaquant-step.js';
+import { ZO_METHODS } from '../train/zeroth-order.js';
 import { BACKENDS } from '../engine/backend.js';
 import { MODEL_NAMES } from '../models/architectures.js';
 import { choiceOption, parseInteger, parseIntegerList, parseNumber } from './options.js';
@@ -27,13 +28,17 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--keep-first-last-fp', 'keep the first and last weight layers in float', false)
     .addOption(choiceOption('--estimator <name>', 'gradient through the quantizer', METHODS, 'ste'))
     .option('--lr-scale <x>', 'multiply the STE learning rate by x', parseNumber, 1)
+    .option('--hypergrad-beta <beta>', 'ste-hypergrad: learning rate of the learning rate (default: SGD 1e-3, Adam 1e-7, as Baydin et al.)', parseNumber)
     .addOption(choiceOption('--meta <kind>', 'MetaQuant meta network', META_KINDS, 'fcgrad'))
     .option('--meta-hidden <n>', 'meta network hidden width', parseInteger, 100)
     .option('--meta-layers <n>', 'multifc linear layers (reference runs: 3, paper: 2)', parseInteger, 3)
     .addOption(choiceOption('--meta-activation <name>', 'fcgrad/multifc activation', META_ACTIVATIONS, 'none'))
     .option('--meta-lr <beta>', 'meta network Adam learning rate', parseNumber, 1e-3)
     .addOption(choiceOption('--mq-mode <mode>', 'code = the authors\' code (default), paper = the paper\'s equations', MQ_MODES, 'code'))
-    .addOption(choiceOption('--phi-path <path>', "how phi's gradient crosses the quantizer: ste (reference) or meta (Eq. 8)", PHI_PATHS, 'ste'))
+    .addOption(choiceOption('--phi-path <path>', "how phi's gradient crosses the quantizer: ste (reference), meta (Eq. 8) or zeroth-order (loss differences, no gradient through Q)", PHI_PATHS, 'ste'))
+    .addOption(choiceOption('--zo-method <name>', 'zeroth-order phi path: spsa (Rademacher) or es (antithetic Gaussian)', ZO_METHODS, 'spsa'))
+    .option('--zo-samples <n>', 'zeroth-order phi path: antithetic perturbation pairs per step (2 losses each)', parseInteger, 2)
+    .option('--zo-scale <sigma>', "zeroth-order phi path: perturbation size relative to each phi tensor's RMS", parseNumber, 0.05)
     .option('--lstm-reset', 'zero the LSTM meta state every step', false)
     .option('--freeze-phi', 'ablation: never train phi', false)
     .option('--detach-phi', 'ablation: no path from the loss to phi', false)
@@ -69,6 +74,7 @@ export function trainConfigFromOptions(o: Record<string, unknown>): Record<strin
     keepFirstLastFp: o.keepFirstLastFp,
     estimator: o.estimator,
     lrScale: o.lrScale,
+    hypergradBeta: o.hypergradBeta ?? null,
     meta: o.meta,
     metaHidden: o.metaHidden,
     metaLayers: o.metaLayers,
@@ -76,6 +82,9 @@ export function trainConfigFromOptions(o: Record<string, unknown>): Record<strin
     metaLr: o.metaLr,
     mqMode: o.mqMode,
     phiPath: o.phiPath,
+    zoMethod: o.zoMethod,
+    zoSamples: o.zoSamples,
+    zoScale: o.zoScale,
     lstmReset: o.lstmReset,
     freezePhi: o.freezePhi,
     detachPhi: o.detachPhi,

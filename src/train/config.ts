@@ -5,10 +5,11 @@ import { OPTIMIZERS } from './optimizers.js';
 import { SCHEDULES } from './schedules.js';
 import { META_ACTIVATIONS, META_KINDS } from '../meta/types.js';
 import { MQ_MODES, PHI_PATHS } from './metaquant-step.js';
+import { ZO_METHODS } from './zeroth-order.js';
 
 export const QUANTIZER_CHOICES = ['dorefa', 'bwn', 'ternary', 'sign', 'none'] as const;
 /** Training methods: the STE baselines, MetaQuant, and the ablations of the critique issue. */
-export const METHODS = ['ste', 'clipped-ste', 'metaquant'] as const;
+export const METHODS = ['ste', 'clipped-ste', 'metaquant', 'ste-hypergrad'] as const;
 export const ON_NAN = ['stop'] as const;
 
 const enumOf = <T extends readonly [string, ...string[]]>(values: T, what: string) =>
@@ -29,6 +30,8 @@ export const TrainConfigSchema = z.object({
   keepFirstLastFp: z.boolean().default(false),
   estimator: enumOf(METHODS, 'estimator').default('ste'),
   lrScale: z.number().positive().default(1),
+  /** ste-hypergrad: β of the learning-rate update; null = Baydin et al.'s setting for the optimizer (SGD 1e-3, Adam 1e-7). */
+  hypergradBeta: z.number().positive().nullable().default(null),
   meta: enumOf(META_KINDS, 'meta network').default('fcgrad'),
   metaHidden: z.number().int().positive().default(100),
   metaLayers: z.number().int().min(2).default(3),
@@ -36,6 +39,9 @@ export const TrainConfigSchema = z.object({
   metaLr: z.number().positive().default(1e-3),
   mqMode: enumOf(MQ_MODES, 'MetaQuant mode').default('code'),
   phiPath: enumOf(PHI_PATHS, 'phi path').default('ste'),
+  zoMethod: enumOf(ZO_METHODS, 'zeroth-order method').default('spsa'),
+  zoSamples: z.number().int().positive().default(2),
+  zoScale: z.number().positive().default(0.05),
   lstmReset: z.boolean().default(false),
   freezePhi: z.boolean().default(false),
   detachPhi: z.boolean().default(false),

@@ -11,11 +11,16 @@ import { FlipTracker, MeanAccumulator, cosine } from '../analysis/diagnostics.js
 import { disposeMap, loadTensor, loadTensorMap, replaceKept, saveTensor, saveTensorMap, type SavedTensor } from './tensor-state.js';
 import type { StepContext, StepResult, TrainStep } from './step.js';
 import { UsageError } from '../util/errors.js';
+import { Rng, type RngState } from '../util/rng.js';
+import { zerothOrderGradient, type ZerothOrderOptions } from './zeroth-order.js';
 
 export const MQ_MODES = ['code', 'paper'] as const;
 export type MetaQuantMode = (typeof MQ_MODES)[number];
-/** How φ gets its gradient: through the quantizer with STE (the reference), Eq. 8 of the paper, or not at all. */
-export const PHI_PATHS = ['ste', 'meta'] as const;
+/**
+ * How φ gets its gradient: through the quantizer with STE (the reference), Eq. 8 of the paper,
+ * or from loss differences of the real quantized network (never differentiating through Q).
+ */
+export const PHI_PATHS = ['ste', 'meta', 'zeroth-order'] as const;
 export type PhiPath = (typeof PHI_PATHS)[number];
 
 export interface MetaQuantOptions {
@@ -31,6 +36,8 @@ export interface MetaQuantOptions {
   detachPhi?: boolean;
   /** Refuse to allocate more LSTM state than this many bytes. */
   maxMetaMemoryBytes?: number;
+  /** phiPath 'zeroth-order': the estimator and the seed of its perturbations. */
+  zerothOrder?: ZerothOrderOptions & { seed: number };
 }
 
 /** What one iteration recorded (for tests and the parity check against the reference traces). */
@@ -74,6 +81,8 @@ interface SavedMetaQuantState {
   wTildePrev: Record<string, SavedTensor>;
   lookahead: Record<string, SavedTensor>;
   lstm: { h: SavedTensor; c: SavedTensor } | null;
+  /** The zeroth-order path's perturbation stream (absent for the other φ-paths). */
+  zoRng?: RngState;
 }
 
 /**
@@ -96,6 +105,8 @@ export class MetaQuantStep implements TrainStep {
   /** G: the base optimizer's last applied direction, for quantized kernels and look-ahead biases. */
   private readonly lookahead = new Map<string, Tensor>();
   private lstm: LstmState | null = null;
+  /** Perturbation directions of the zeroth-order φ-path (its state is checkpointed). */
+  private zoRng: Rng | null = null;
   private readonly flips = new FlipTracker();
   private readonly diag = new MeanAccumulator();
   /** Set by `step` when `recordTrace` is true. */
@@ -116,6 +127,13 @@ export class MetaQuantStep implements TrainStep {
     this.lookaheadBiases = new Set(model.params.names((p) => p.role === 'bias' && quantizedLayers.has(p.layer)));
     this.baseVars = new Map(model.params.trainableNames().map((n) => [n, model.params.get(n)]));
     this.metaAdam = new TorchAdam(options.metaLr);
+    if (options.phiPath === 'zeroth-order') {
+      const zo = options.zerothOrder;
+      if (!zo) throw new UsageError("--phi-path zeroth-order needs the estimator's options (method, samples, scale, seed)");
+      if (!(Number.isInteger(zo.samples) && zo.samples >= 1)) throw new UsageError(`--zo-samples must be a positive integer; got ${zo.samples}`);
+      if (!(zo.scale > 0 && Number.isFinite(zo.scale))) throw new UsageError(`--zo-scale must be a positive number; got ${zo.scale}`);
+      this.zoRng = new Rng(`zeroth-order:${zo.seed}`);
+    }
     if (meta.stateful) {
       const bytes = lstmStateBytes(this.sizes.reduce((a, b) => a + b, 0), meta.config.hidden);
       const limit = options.maxMetaMemoryBytes ?? 8 * 2 ** 30;
@@ -196,6 +214,17 @@ export class MetaQuantStep implements TrainStep {
     const cotangent = this.phiCotangent(forward, calibration, alpha, eq8State);
     const pass = this.metaPass(inputs, this.lstm ?? undefined, cotangent);
     if (eq8State) tf.dispose([eq8State.h, eq8State.c]);
+    if (this.trainsPhiByLossDifferences()) {
+      // The function the reference's STE path differentiates, W_meta(φ) = (W − α·G) − α·cal ⊙ (m(φ) − m(φ₀)),
+      // evaluated with the real Q: the forward value W − α·G carries φ only through this first-order
+      // stand-in for G's meta part, so this is the same objective with STE replaced by loss differences.
+      const m0 = this.splitToLayers(pass.metaGrad, true);
+      const zo = this.zerothOrderPhiGrads(images, labels, inputs, alpha, (l, m) =>
+        tf.sub(forward.wMetas.get(l)!, tf.mul(tf.mul(calibration.get(l)!, tf.sub(m, m0.get(l)!)), alpha)),
+      );
+      tf.dispose([...m0.values()]);
+      for (const [k, g] of zo) pass.phiGrads.set(k, g);
+    }
     tf.dispose([inputs.gHat, inputs.wTilde]);
     if (cotangent) cotangent.dispose();
     this.metaStep(pass.phiGrads, 1);
@@ -236,6 +265,14 @@ export class MetaQuantStep implements TrainStep {
     const values = this.metaPass(inputs, this.lstm ?? undefined, null);
     const metaGrads = this.splitToLayers(values.metaGrad, true);
     values.metaGrad.dispose();
+    // Zeroth-order path: the loss of the weights the paper-mode forward uses, W_t − α·π(cal ⊙ m(φ)),
+    // quantized, on this batch (π previewed without advancing the optimizer), before the update is applied.
+    const zoGrads = this.trainsPhiByLossDifferences()
+      ? this.zerothOrderPhiGrads(images, labels, inputs, alpha, (l, m) => {
+          const w = this.model.params.get(l);
+          return tf.sub(w, tf.mul(this.optimizer.peekDirection(l, w, tf.mul(calibration.get(l)!, m)), alpha));
+        })
+      : null;
     const calibratedGrads = new Map(this.layers.map((l) => [l, tf.keep(tf.mul(calibration.get(l)!, metaGrads.get(l)!))]));
     tf.dispose([...this.optimizer.apply((n) => this.model.params.get(n), calibratedGrads, alpha).values()]);
     let metaSeconds = (performance.now() - metaStart) / 1000;
@@ -246,7 +283,7 @@ export class MetaQuantStep implements TrainStep {
     const pass = cotangent ? this.metaPass(inputs, this.lstm ?? undefined, cotangent) : null;
     tf.dispose([inputs.gHat, inputs.wTilde]);
     if (cotangent) cotangent.dispose();
-    const phiGrads = pass?.phiGrads ?? new Map<string, Tensor>();
+    const phiGrads = zoGrads ?? pass?.phiGrads ?? new Map<string, Tensor>();
     if (pass) {
       tf.dispose(pass.metaGrad);
       if (pass.state) tf.dispose([pass.state.h, pass.state.c]);
@@ -306,7 +343,7 @@ export class MetaQuantStep implements TrainStep {
    * −α·cal ⊙ M_t ⊙ ∂W̃/∂W_meta.
    */
   private phiCotangent(forward: ForwardRecord, calibration: Map<string, Tensor>, alpha: number, eq8State: LstmState | undefined): Tensor | null {
-    if (this.options.freezePhi || this.options.detachPhi) return null;
+    if (this.options.freezePhi || this.options.detachPhi || this.options.phiPath === 'zeroth-order') return null;
     if (this.options.phiPath === 'ste') {
       return tf.tidy(() => tf.concat(this.layers.map((l) => tf.reshape(tf.mul(tf.mul(calibration.get(l)!, forward.grads.get(l)!), -alpha), [-1]))));
     }
@@ -328,6 +365,48 @@ export class MetaQuantStep implements TrainStep {
     );
     tf.dispose([now.gHat, now.wTilde, mNow.metaGrad, ...mLayers.values()]);
     return u;
+  }
+
+  private trainsPhiByLossDifferences(): boolean {
+    return this.options.phiPath === 'zeroth-order' && !this.options.freezePhi && !this.options.detachPhi;
+  }
+
+  /**
+   * φ's gradient estimated from loss differences of the real quantized network (SPSA or antithetic
+   * ES, see zeroth-order.ts): J(φ) = L(Q(A(weight(l, m_φ)))) on this batch, where m_φ is the meta
+   * network's output at last iteration's inputs with φ in place of the current parameters. Nothing
+   * is differentiated; batch-norm statistics are not updated; φ is restored afterwards.
+   */
+  private zerothOrderPhiGrads(images: Tensor, labels: Tensor, inputs: { gHat: Tensor; wTilde: Tensor }, alpha: number, weight: (layer: string, m: Tensor) => Tensor): Map<string, Tensor> {
+    const params = this.meta.params;
+    const phi0 = new Map([...params].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
+    const biasHook = (name: string, b: tf.Variable) =>
+      this.options.mode === 'code' && this.lookaheadBiases.has(name) ? tf.sub(b, tf.mul(this.lookahead.get(name)!, alpha)) : b;
+    const objective = (phi: Map<string, Float32Array>): number => {
+      tf.tidy(() => {
+        for (const [k, v] of phi) params.get(k)!.assign(tf.tensor(v, params.get(k)!.shape));
+      });
+      const pass = this.metaPass(inputs, this.lstm ?? undefined, null);
+      if (pass.state) tf.dispose([pass.state.h, pass.state.c]);
+      const m = this.splitToLayers(pass.metaGrad, true);
+      pass.metaGrad.dispose();
+      const loss = tf.tidy(() => {
+        const hooks: WeightHooks = { kernel: (name, w) => (m.has(name) ? this.quantizer.quantize(weight(name, m.get(name)!)) : w), bias: biasHook };
+        return crossEntropy(this.model.forward(images, hooks, true, { updateStatistics: false }), labels).dataSync()[0]!;
+      });
+      tf.dispose([...m.values()]);
+      return loss;
+    };
+    try {
+      const estimate = zerothOrderGradient(phi0, objective, this.options.zerothOrder!, this.zoRng!);
+      this.diag.add('zoZeroFraction', estimate.zeroFraction);
+      this.diag.add('zoMeanAbsDiff', estimate.meanAbsDifference);
+      return new Map([...estimate.grads].map(([k, g]) => [k, tf.keep(tf.tensor(g, params.get(k)!.shape))]));
+    } finally {
+      tf.tidy(() => {
+        for (const [k, v] of phi0) params.get(k)!.assign(tf.tensor(v, params.get(k)!.shape));
+      });
+    }
   }
 
   /**
@@ -562,6 +641,7 @@ export class MetaQuantStep implements TrainStep {
       wTildePrev: saveTensorMap(this.wTildePrev),
       lookahead: saveTensorMap(this.lookahead),
       lstm: this.lstm ? { h: saveTensor(this.lstm.h), c: saveTensor(this.lstm.c) } : null,
+      ...(this.zoRng ? { zoRng: this.zoRng.state() } : {}),
     };
   }
 
@@ -577,6 +657,7 @@ export class MetaQuantStep implements TrainStep {
     }
     if (this.lstm) tf.dispose([this.lstm.h, this.lstm.c]);
     this.lstm = s.lstm ? { h: loadTensor(s.lstm.h), c: loadTensor(s.lstm.c) } : null;
+    if (this.zoRng && s.zoRng) this.zoRng = new Rng(0, s.zoRng);
   }
 
   /** The meta optimizer (exposed for the parity test, which compares its state). */

@@ -57,9 +57,18 @@ export class BaseOptimizer {
 
   /** π(g) for one parameter; advances that parameter's state. The result is a new tensor. */
   direction(name: string, param: Tensor, grad: Tensor): Tensor {
+    return this.computeDirection(name, param, grad, true);
+  }
+
+  /** π(g) as `direction` would return it now, leaving the state untouched (for look-ahead probes). */
+  peekDirection(name: string, param: Tensor, grad: Tensor): Tensor {
+    return this.computeDirection(name, param, grad, false);
+  }
+
+  private computeDirection(name: string, param: Tensor, grad: Tensor, commit: boolean): Tensor {
     const c = this.config;
     const step = (this.steps.get(name) ?? 0) + 1;
-    this.steps.set(name, step);
+    if (commit) this.steps.set(name, step);
     return tf.tidy(() => {
       const g = c.weightDecay !== 0 ? tf.add(grad, tf.mul(param, c.weightDecay)) : grad;
       if (c.name === 'sgd') {
@@ -67,15 +76,17 @@ export class BaseOptimizer {
         const bufs = this.slot('momentum');
         const prev = bufs.get(name);
         const buf = prev ? tf.add(tf.mul(prev, c.momentum), g) : g.clone();
-        replaceKept(bufs, name, buf);
+        if (commit) replaceKept(bufs, name, buf);
         return c.nesterov ? tf.add(g, tf.mul(buf, c.momentum)) : buf.clone();
       }
       const ms = this.slot('m');
       const vs = this.slot('v');
       const m = tf.add(tf.mul(ms.get(name) ?? tf.zerosLike(g), c.beta1), tf.mul(g, 1 - c.beta1));
       const v = tf.add(tf.mul(vs.get(name) ?? tf.zerosLike(g), c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
-      replaceKept(ms, name, m);
-      replaceKept(vs, name, v);
+      if (commit) {
+        replaceKept(ms, name, m);
+        replaceKept(vs, name, v);
+      }
       const stepSize = Math.sqrt(1 - c.beta2 ** step) / (1 - c.beta1 ** step);
       return tf.mul(tf.div(m, tf.add(tf.sqrt(v), c.epsilon)), stepSize);
     });

@@ -13,15 +13,15 @@ export interface SteStepOptions {
 
 /** Straight-through training: forward with Q(A(W)), backward with the quantizer's estimator. */
 export class SteStep implements TrainStep {
-  readonly name = 'ste';
-  private readonly vars: Map<string, Variable>;
+  readonly name: string = 'ste';
+  protected readonly vars: Map<string, Variable>;
   private readonly flips = new FlipTracker();
   private readonly diag = new MeanAccumulator();
 
   constructor(
-    private readonly model: QuantizedModel,
-    private readonly optimizer: BaseOptimizer,
-    private readonly options: SteStepOptions = {},
+    protected readonly model: QuantizedModel,
+    protected readonly optimizer: BaseOptimizer,
+    protected readonly options: SteStepOptions = {},
   ) {
     this.vars = new Map(model.params.trainableNames().map((n) => [n, model.params.get(n)]));
   }
@@ -38,11 +38,20 @@ export class SteStep implements TrainStep {
       bias: base.bias,
     };
     const { loss, correct, grads } = lossAndGradients(this.model, images, labels, hooks, this.vars);
-    const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, ctx.lr * (this.options.lrScale ?? 1));
+    const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, this.learningRate(grads, ctx));
+    this.afterUpdate(directions, ctx);
     this.diag.add('flipRatio', this.flips.update(wHats));
     tf.dispose([...grads.values(), ...directions.values(), ...wHats.values()]);
     return { loss, correct, size: labels.shape[0]! };
   }
+
+  /** The step size for this update (subclasses adapt it; `grads` are this step's gradients). */
+  protected learningRate(_grads: Map<string, Tensor>, ctx: StepContext): number {
+    return ctx.lr * (this.options.lrScale ?? 1);
+  }
+
+  /** Sees the applied directions π(g) before they are disposed. */
+  protected afterUpdate(_directions: Map<string, Tensor>, _ctx: StepContext): void {}
 
   takeDiagnostics(): Record<string, number> {
     return this.diag.take();

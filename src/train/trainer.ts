@@ -14,6 +14,7 @@ import { effectiveWeightDecay, parseTrainConfig, type TrainConfig } from './conf
 import { BaseOptimizer } from './optimizers.js';
 import { lrMultiplier } from './schedules.js';
 import { SteStep } from './ste-step.js';
+import { SteHypergradStep } from './ste-hypergrad-step.js';
 import { MetaQuantStep } from './metaquant-step.js';
 import type { TrainStep } from './step.js';
 import { evaluate } from './evaluate.js';
@@ -87,6 +88,7 @@ export function modelConfigFor(config: TrainConfig, dataset: Pick<Dataset, 'heig
 
 export function createStep(config: TrainConfig, model: QuantizedModel): TrainStep {
   const optimizer = new BaseOptimizer({ name: config.optimizer, momentum: config.momentum, nesterov: config.nesterov, weightDecay: effectiveWeightDecay(config) });
+  if (config.estimator === 'ste-hypergrad') return new SteHypergradStep(model, optimizer, { initialLr: config.lr * config.lrScale, beta: config.hypergradBeta ?? undefined });
   if (config.estimator !== 'metaquant') return new SteStep(model, optimizer, { lrScale: config.lrScale });
   const meta = createMetaNetwork({ kind: config.meta, hidden: config.metaHidden, layers: config.metaLayers, activation: config.metaActivation, seed: config.seed });
   return new MetaQuantStep(model, meta, optimizer, {
@@ -97,6 +99,7 @@ export function createStep(config: TrainConfig, model: QuantizedModel): TrainSte
     freezePhi: config.freezePhi,
     detachPhi: config.detachPhi,
     maxMetaMemoryBytes: config.maxMetaMemoryGiB * 2 ** 30,
+    zerothOrder: { method: config.zoMethod, samples: config.zoSamples, scale: config.zoScale, seed: config.seed },
   });
 }
 
