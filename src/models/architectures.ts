@@ -1,4 +1,4 @@
-import { tf, type Tensor } from '../engine/tf.js';
+import type { Tensor } from '../engine/tf.js';
 import type { LayerOps } from './layers.js';
 import { UsageError } from '../util/errors.js';
 
@@ -26,12 +26,12 @@ export const mlp: Architecture = {
   name: 'mlp',
   describe: 'flatten → [dense → BN → ReLU] × hidden → dense (bias) ; default hidden 256,256',
   forward(ops, x, numClasses, opts) {
-    let h = tf.reshape(x, [x.shape[0]!, -1]);
+    let h = ops.flatten(x);
     const useBn = opts.batchNorm ?? true;
     (opts.hidden ?? [256, 256]).forEach((units, i) => {
       h = ops.dense(`fc${i + 1}`, h, units, { bias: false });
       if (useBn) h = ops.batchNorm(`bn${i + 1}`, h);
-      h = tf.relu(h);
+      h = ops.relu(h);
     });
     return ops.dense(`fc${(opts.hidden ?? [256, 256]).length + 1}`, h, numClasses, { bias: true });
   },
@@ -46,11 +46,11 @@ export const lenet5: Architecture = {
   describe: 'conv5x5(32)-pool-conv5x5(64)-pool-fc512-fc, batch norm after each hidden layer',
   forward(ops, x, numClasses) {
     let h = ops.conv2d('conv1', x, 32, 5);
-    h = tf.maxPool(tf.relu(ops.batchNorm('bn1', h)) as tf.Tensor4D, 2, 2, 'same');
+    h = ops.maxPool(ops.relu(ops.batchNorm('bn1', h)), 2, 2, 'same');
     h = ops.conv2d('conv2', h, 64, 5);
-    h = tf.maxPool(tf.relu(ops.batchNorm('bn2', h)) as tf.Tensor4D, 2, 2, 'same');
-    h = tf.reshape(h, [h.shape[0]!, -1]);
-    h = tf.relu(ops.batchNorm('bn3', ops.dense('fc1', h, 512, { bias: false })));
+    h = ops.maxPool(ops.relu(ops.batchNorm('bn2', h)), 2, 2, 'same');
+    h = ops.flatten(h);
+    h = ops.relu(ops.batchNorm('bn3', ops.dense('fc1', h, 512, { bias: false })));
     return ops.dense('fc2', h, numClasses, { bias: true });
   },
 };
@@ -62,21 +62,21 @@ function resnet(depth: number): Architecture {
     name: `resnet${depth}`,
     describe: `CIFAR ResNet-${depth}: conv3x3(16) + 3 stages × ${blocksPerStage} basic blocks (16/32/64) + avgpool + fc`,
     forward(ops, x, numClasses) {
-      let h = tf.relu(ops.batchNorm('stem/bn', ops.conv2d('stem/conv', x, 16, 3)));
+      let h = ops.relu(ops.batchNorm('stem/bn', ops.conv2d('stem/conv', x, 16, 3)));
       [16, 32, 64].forEach((channels, stage) => {
         for (let b = 0; b < blocksPerStage; b++) {
           const p = `s${stage + 1}b${b + 1}`;
           const stride = stage > 0 && b === 0 ? 2 : 1;
-          let y = tf.relu(ops.batchNorm(`${p}/bn1`, ops.conv2d(`${p}/conv1`, h, channels, 3, { stride })));
+          let y = ops.relu(ops.batchNorm(`${p}/bn1`, ops.conv2d(`${p}/conv1`, h, channels, 3, { stride })));
           y = ops.batchNorm(`${p}/bn2`, ops.conv2d(`${p}/conv2`, y, channels, 3));
           const shortcut =
             stride !== 1 || h.shape[3] !== channels
               ? ops.batchNorm(`${p}/down/bn`, ops.conv2d(`${p}/down/conv`, h, channels, 1, { stride }))
               : h;
-          h = tf.relu(tf.add(y, shortcut));
+          h = ops.relu(ops.add(y, shortcut));
         }
       });
-      h = tf.mean(h, [1, 2]);
+      h = ops.globalAvgPool(h);
       return ops.dense('fc', h, numClasses, { bias: true });
     },
   };

@@ -17,9 +17,19 @@ export const identityHooks: WeightHooks = {
   bias: (_n, b) => b,
 };
 
-const BN_EPSILON = 1e-5;
+export const BN_EPSILON = 1e-5;
 /** PyTorch's convention: running = (1 − m)·running + m·batch, with the unbiased batch variance. */
 const BN_MOMENTUM = 0.1;
+
+/** Parameter names of a layer (the checkpoint keys), e.g. 'conv1/kernel'. */
+export const paramName = {
+  kernel: (layer: string) => `${layer}/kernel`,
+  bias: (layer: string) => `${layer}/bias`,
+  gamma: (layer: string) => `${layer}/gamma`,
+  beta: (layer: string) => `${layer}/beta`,
+  movingMean: (layer: string) => `${layer}/movingMean`,
+  movingVariance: (layer: string) => `${layer}/movingVariance`,
+};
 
 /**
  * The operations architectures are written with. The first call of a layer creates its
@@ -43,14 +53,14 @@ export class LayerOps {
   }
 
   private kernel(layer: string, shape: number[], fanIn: number): Tensor {
-    const name = `${layer}/kernel`;
+    const name = paramName.kernel(layer);
     const count = shape.reduce((a, b) => a * b, 1);
     const w = this.ensure(name, shape, 'kernel', layer, () => heUniform(this.initRng!, count, fanIn));
     return this.hooks.kernel(name, w);
   }
 
   private bias(layer: string, units: number): Tensor {
-    const name = `${layer}/bias`;
+    const name = paramName.bias(layer);
     const b = this.ensure(name, [units], 'bias', layer, () => filled(units, 0));
     return this.hooks.bias(name, b);
   }
@@ -77,10 +87,10 @@ export class LayerOps {
    */
   batchNorm(layer: string, x: Tensor): Tensor {
     const c = x.shape[x.rank - 1]!;
-    const gamma = this.ensure(`${layer}/gamma`, [c], 'bn-gamma', layer, () => filled(c, 1));
-    const beta = this.ensure(`${layer}/beta`, [c], 'bn-beta', layer, () => filled(c, 0));
-    const runMean = this.ensure(`${layer}/movingMean`, [c], 'bn-mean', layer, () => filled(c, 0), false);
-    const runVar = this.ensure(`${layer}/movingVariance`, [c], 'bn-var', layer, () => filled(c, 1), false);
+    const gamma = this.ensure(paramName.gamma(layer), [c], 'bn-gamma', layer, () => filled(c, 1));
+    const beta = this.ensure(paramName.beta(layer), [c], 'bn-beta', layer, () => filled(c, 0));
+    const runMean = this.ensure(paramName.movingMean(layer), [c], 'bn-mean', layer, () => filled(c, 0), false);
+    const runVar = this.ensure(paramName.movingVariance(layer), [c], 'bn-var', layer, () => filled(c, 1), false);
     const axes = [...Array(x.rank - 1).keys()];
     if (!this.training) {
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(runVar, BN_EPSILON)));
@@ -95,5 +105,32 @@ export class LayerOps {
     });
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
     return tf.add(tf.mul(tf.sub(x, mean), scale), beta);
+  }
+
+  // Parameter-free operations go through here too, so that a traced forward (models/trace.ts)
+  // sees the whole graph that export and summary describe.
+
+  relu(x: Tensor): Tensor {
+    return tf.relu(x);
+  }
+
+  /** NHWC max pooling with a square window. */
+  maxPool(x: Tensor, size: number, stride: number, padding: 'same' | 'valid'): Tensor {
+    return tf.maxPool(x as tf.Tensor4D, size, stride, padding);
+  }
+
+  /** [N, ...] → [N, product], in row-major (NHWC) order. */
+  flatten(x: Tensor): Tensor {
+    return tf.reshape(x, [x.shape[0]!, -1]);
+  }
+
+  /** Elementwise sum of two equally shaped tensors (residual shortcuts). */
+  add(a: Tensor, b: Tensor): Tensor {
+    return tf.add(a, b);
+  }
+
+  /** NHWC → [N, C]: the mean over height and width. */
+  globalAvgPool(x: Tensor): Tensor {
+    return tf.mean(x, [1, 2]);
   }
 }

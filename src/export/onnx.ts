@@ -1,0 +1,239 @@
+import onnxProto from 'onnx-proto';
+import { tf } from '../engine/tf.js';
+import { BN_EPSILON } from '../models/layers.js';
+import type { QuantizedModel } from '../models/model.js';
+import { traceModel, type GraphNode } from '../models/trace.js';
+import { loadModel } from '../train/trainer.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { UsageError } from '../util/errors.js';
+import { pixelAffine, trainingNormalisation, type InputNormalisation } from './normalisation.js';
+
+const { onnx } = onnxProto;
+
+/** Operator set the exported graph declares (every operator used is unchanged since opset 13 or earlier). */
+export const ONNX_OPSET = 13;
+/** IR version 7 is the lowest that opset 13 allows, so older runtimes load the file too. */
+const ONNX_IR_VERSION = 7;
+export const ONNX_INPUT_NAME = 'pixels';
+export const ONNX_OUTPUT_NAME = 'logits';
+
+export interface OnnxExportOptions {
+  /** The input normalisation; by default recomputed from the run's training data. */
+  normalisation?: InputNormalisation;
+}
+
+type Layout = 'NHWC' | 'NCHW' | 'flat';
+
+/** A value in the ONNX graph: its name and how its axes are ordered. */
+interface Value {
+  name: string;
+  layout: Layout;
+}
+
+const attr = {
+  ints: (name: string, ints: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
+  int: (name: string, i: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
+  float: (name: string, f: number) => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }),
+};
+
+/** TensorFlow's padding: 'same' gives ceil(in/stride) outputs and puts the odd pixel at the end. */
+function tfPads(inSize: number, kernel: number, stride: number, padding: 'same' | 'valid'): [number, number] {
+  if (padding === 'valid') return [0, 0];
+  const out = Math.ceil(inSize / stride);
+  const total = Math.max((out - 1) * stride + kernel - inSize, 0);
+  const begin = Math.floor(total / 2);
+  return [begin, total - begin];
+}
+
+/** Incrementally builds an ONNX graph: nodes, float initialisers, and layout conversions. */
+class GraphBuilder {
+  readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  readonly initializers: onnxProto.onnx.ITensorProto[] = [];
+  private readonly transposed = new Map<string, string>();
+  private counter = 0;
+
+  fresh(hint: string): string {
+    return `${hint.replace(/\//g, '_')}_${this.counter++}`;
+  }
+
+  constant(name: string, dims: number[], data: Float32Array): string {
+    const raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    // rawData is little-endian float32, which is how every platform Node runs on stores Float32Array.
+    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
+    return name;
+  }
+
+  node(opType: string, inputs: string[], hint: string, attributes: onnxProto.onnx.IAttributeProto[] = []): string {
+    const output = this.fresh(hint);
+    this.nodes.push({ opType, input: inputs, output: [output], name: output, attribute: attributes });
+    return output;
+  }
+
+  /** The value with NCHW axes (images) — inserts one Transpose per NHWC value, reused afterwards. */
+  nchw(v: Value): Value {
+    if (v.layout !== 'NHWC') return v;
+    return { name: this.transposeOnce(v.name, [0, 3, 1, 2], 'to_nchw'), layout: 'NCHW' };
+  }
+
+  /** The value with NHWC axes, so that flattening matches TensorFlow.js's row-major order. */
+  nhwc(v: Value): Value {
+    if (v.layout !== 'NCHW') return v;
+    return { name: this.transposeOnce(v.name, [0, 2, 3, 1], 'to_nhwc'), layout: 'NHWC' };
+  }
+
+  private transposeOnce(name: string, perm: number[], hint: string): string {
+    const key = `${name}:${perm.join(',')}`;
+    let out = this.transposed.get(key);
+    if (!out) {
+      out = this.node('Transpose', [name], hint, [attr.ints('perm', perm)]);
+      this.transposed.set(key, out);
+    }
+    return out;
+  }
+}
+
+/** Ŵ as the model computes with it at inference (quantized kernels Q(A(W)) with their scales, others W). */
+function inferenceKernel(model: QuantizedModel, name: string): Float32Array {
+  return tf.tidy(() => model.steHooks().kernel(name, model.params.get(name)).dataSync() as Float32Array).slice();
+}
+
+function paramValues(model: QuantizedModel, name: string): Float32Array {
+  return (model.params.get(name).dataSync() as Float32Array).slice();
+}
+
+/** HWIO (TensorFlow.js) → OIHW (ONNX Conv). */
+function hwioToOihw(w: Float32Array, [kh, kw, cin, cout]: number[]): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let y = 0; y < kh!; y++)
+    for (let x = 0; x < kw!; x++)
+      for (let i = 0; i < cin!; i++)
+        for (let o = 0; o < cout!; o++) out[((o * cin! + i) * kh! + y) * kw! + x] = w[((y * kw! + x) * cin! + i) * cout! + o]!;
+  return out;
+}
+
+function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inputs: Value[], inputShapes: number[][]): Value {
+  const [x] = inputs as [Value];
+  const [inShape] = inputShapes as [number[]];
+  switch (node.op) {
+    case 'input':
+      throw new Error('the input node is not translated');
+    case 'conv2d': {
+      const shape = model.params.info(node.kernel).shape;
+      const w = b.constant(node.kernel, [shape[3]!, shape[2]!, shape[0]!, shape[1]!], hwioToOihw(inferenceKernel(model, node.kernel), shape));
+      const args = [b.nchw(x).name, w];
+      if (node.bias) args.push(b.constant(node.bias, [node.filters], paramValues(model, node.bias)));
+      const [top, bottom] = tfPads(inShape[0]!, node.kernelSize, node.stride, node.padding);
+      const [left, right] = tfPads(inShape[1]!, node.kernelSize, node.stride, node.padding);
+      const out = b.node('Conv', args, node.layer, [
+        attr.ints('kernel_shape', [node.kernelSize, node.kernelSize]),
+        attr.ints('strides', [node.stride, node.stride]),
+        attr.ints('pads', [top, left, bottom, right]),
+      ]);
+      return { name: out, layout: 'NCHW' };
+    }
+    case 'dense': {
+      const shape = model.params.info(node.kernel).shape;
+      const args = [x.name, b.constant(node.kernel, shape, inferenceKernel(model, node.kernel))];
+      if (node.bias) args.push(b.constant(node.bias, [node.units], paramValues(model, node.bias)));
+      return { name: b.node('Gemm', args, node.layer), layout: 'flat' };
+    }
+    case 'batchNorm': {
+      const c = node.outputShape[node.outputShape.length - 1]!;
+      const v = node.outputShape.length === 3 ? b.nchw(x) : x;
+      const args = [node.gamma, node.beta, node.movingMean, node.movingVariance].map((p) => b.constant(p, [c], paramValues(model, p)));
+      return { name: b.node('BatchNormalization', [v.name, ...args], node.layer, [attr.float('epsilon', BN_EPSILON)]), layout: v.layout };
+    }
+    case 'relu':
+      return { name: b.node('Relu', [x.name], 'relu'), layout: x.layout };
+    case 'maxPool': {
+      const [top, bottom] = tfPads(inShape[0]!, node.size, node.stride, node.padding);
+      const [left, right] = tfPads(inShape[1]!, node.size, node.stride, node.padding);
+      const out = b.node('MaxPool', [b.nchw(x).name], 'maxpool', [
+        attr.ints('kernel_shape', [node.size, node.size]),
+        attr.ints('strides', [node.stride, node.stride]),
+        attr.ints('pads', [top, left, bottom, right]),
+      ]);
+      return { name: out, layout: 'NCHW' };
+    }
+    case 'flatten':
+      return { name: b.node('Flatten', [b.nhwc(x).name], 'flatten', [attr.int('axis', 1)]), layout: 'flat' };
+    case 'add': {
+      const [p, q] = inputs as [Value, Value];
+      const [pv, qv] = p.layout === q.layout ? [p, q] : [b.nchw(p), b.nchw(q)];
+      return { name: b.node('Add', [pv.name, qv.name], 'add'), layout: pv.layout };
+    }
+    case 'globalAvgPool': {
+      const pooled = b.node('GlobalAveragePool', [b.nchw(x).name], 'avgpool');
+      return { name: b.node('Flatten', [pooled], 'avgpool_flatten', [attr.int('axis', 1)]), layout: 'flat' };
+    }
+  }
+}
+
+/**
+ * An ONNX model (opset 13, standard operators only) computing the same logits as
+ * `model.predict`: its input is raw pixels 0–255, NHWC [batch, H, W, C], normalised inside the
+ * graph; quantized kernels are float initialisers holding Ŵ = Q(A(W)) with the scales folded in.
+ * Images run in NCHW inside the graph (Transposes at the ends), as ONNX's Conv expects.
+ */
+export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormalisation): Uint8Array {
+  const [h, w, c] = model.config.inputShape;
+  if (normalisation.mean.length !== c || normalisation.std.length !== c) {
+    throw new UsageError(`input normalisation has ${normalisation.mean.length} means and ${normalisation.std.length} stds; the model has ${c} channels`);
+  }
+  const graph = traceModel(model);
+  const b = new GraphBuilder();
+  const { scale, offset } = pixelAffine(normalisation);
+  const scaled = b.node('Mul', [ONNX_INPUT_NAME, b.constant('input/scale', [c], scale)], 'input_scale');
+  const normalised = b.node('Add', [scaled, b.constant('input/offset', [c], offset)], 'input_normalised');
+  const values: Value[] = [];
+  for (const node of graph.nodes) {
+    if (node.op === 'input') {
+      values[node.id] = { name: normalised, layout: 'NHWC' };
+      continue;
+    }
+    const inputs = node.inputs.map((i) => values[i]!);
+    values[node.id] = translate(b, model, node, inputs, node.inputs.map((i) => graph.nodes[i]!.outputShape));
+  }
+  const logits = values[graph.output]!;
+  b.nodes.push({ opType: 'Identity', input: [logits.name], output: [ONNX_OUTPUT_NAME], name: ONNX_OUTPUT_NAME });
+
+  const tensorType = (dims: (number | string)[]) => ({
+    tensorType: {
+      elemType: onnx.TensorProto.DataType.FLOAT,
+      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+    },
+  });
+  const q = model.quantizer;
+  const message: onnxProto.onnx.IModelProto = {
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'metaquant',
+    docString:
+      `${model.config.arch}, weights ${q ? `${q.name}${q.name === 'dorefa' ? ` ${q.bits}-bit` : ''}` : 'float'}; ` +
+      `input '${ONNX_INPUT_NAME}': raw pixel values 0-255, NHWC; output '${ONNX_OUTPUT_NAME}': unnormalised class scores`,
+    graph: {
+      name: model.config.arch,
+      node: b.nodes,
+      initializer: b.initializers,
+      input: [{ name: ONNX_INPUT_NAME, type: tensorType(['batch', h, w, c]) }],
+      output: [{ name: ONNX_OUTPUT_NAME, type: tensorType(['batch', model.config.numClasses]) }],
+    },
+  };
+  return onnx.ModelProto.encode(message).finish();
+}
+
+/**
+ * Writes a run's model as an ONNX file (atomically). The input normalisation is recomputed from
+ * the run's training data unless given.
+ */
+export async function exportOnnx(checkpointDir: string, outFile: string, options: OnnxExportOptions = {}): Promise<{ file: string; bytes: number }> {
+  const { model, payload } = loadModel(checkpointDir);
+  try {
+    const normalisation = options.normalisation ?? (await trainingNormalisation(payload.config));
+    const bytes = buildOnnxModel(model, normalisation);
+    writeFileAtomic(outFile, bytes);
+    return { file: outFile, bytes: bytes.length };
+  } finally {
+    model.dispose();
+  }
+}
