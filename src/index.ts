@@ -14,5 +14,5 @@ export { MetaQuantStep, MQ_MODES, PHI_PATHS, type MetaQuantOptions, type PhiProb
 export { evaluate } from './train/evaluate.js';
 export { MetaquantError, UsageError, InputFileError, NonFiniteError } from './util/errors.js';
 export { summarizeModel, summarizeCheckpoint, formatSummary, type ModelSummary, type LayerSummary } from './export/summary.js';
-export { exportOnnx, buildOnnxModel, type OnnxExportOptions } from './export/onnx.js';
+export { exportOnnx, buildOnnxModel, ONNX_WEIGHT_FORMATS, type OnnxExportOptions, type OnnxWeightFormat } from './export/onnx.js';
 export { trainingNormalisation, type InputNormalisation } from './export/normalisation.js';

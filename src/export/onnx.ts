@@ -5,7 +5,7 @@ import type { QuantizedModel } from '../models/model.js';
 import { traceModel, type GraphNode } from '../models/trace.js';
 import { loadModel } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { UsageError } from '../util/errors.js';
+import { UsageError, unknownChoice } from '../util/errors.js';
 import { pixelAffine, trainingNormalisation, type InputNormalisation } from './normalisation.js';
 
 const { onnx } = onnxProto;
@@ -234,6 +234,9 @@ export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormal
   const [h, w, c] = model.config.inputShape;
   if (normalisation.mean.length !== c || normalisation.std.length !== c) {
     throw new UsageError(`input normalisation has ${normalisation.mean.length} means and ${normalisation.std.length} stds; the model has ${c} channels`);
+  }
+  if (options.weights !== undefined && !ONNX_WEIGHT_FORMATS.includes(options.weights)) {
+    throw unknownChoice('ONNX weight format', String(options.weights), ONNX_WEIGHT_FORMATS);
   }
   const graph = traceModel(model);
   const b = new GraphBuilder();

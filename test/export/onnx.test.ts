@@ -158,6 +158,7 @@ test('NHWC input of any batch size; the normalisation must match the channels', 
   const ours = tf.tidy(() => model.predict(tf.tensor4d(normalised, [n, 9, 7, 2])).dataSync() as Float32Array);
   assertSamePredictions(ours, await runOnnx(bytes, raw, [n, 9, 7, 2]), 3, 'lenet5 9x7x2');
   assert.throws(() => buildOnnxModel(model, { mean: [0.5], std: [0.2] }), UsageError);
+  assert.throws(() => buildOnnxModel(model, normalisation, { weights: 'int4' as 'int8' }), /unknown ONNX weight format 'int4'; expected one of: float, int8/);
   model.dispose();
 });
 
