@@ -5,7 +5,7 @@ import type { QuantizedModel } from '../models/model.js';
 import { traceModel, type GraphNode } from '../models/trace.js';
 import { loadModel } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { UsageError } from '../util/errors.js';
+import { UsageError, unknownChoice } from '../util/errors.js';
 import { pixelAffine, trainingNormalisation, type InputNormalisation } from './normalisation.js';
 
 const { onnx } = onnxProto;
@@ -17,7 +17,20 @@ const ONNX_IR_VERSION = 7;
 export const ONNX_INPUT_NAME = 'pixels';
 export const ONNX_OUTPUT_NAME = 'logits';
 
-export interface OnnxExportOptions {
+/** How quantized kernels are stored: float Ŵ, or int8 values + DequantizeLinear (4× smaller file). */
+export const ONNX_WEIGHT_FORMATS = ['float', 'int8'] as const;
+export type OnnxWeightFormat = (typeof ONNX_WEIGHT_FORMATS)[number];
+
+export interface OnnxBuildOptions {
+  /**
+   * 'float' (default): quantized kernels are float initialisers holding Ŵ. 'int8': they are int8
+   * initialisers q with per-layer or per-channel scales s, Ŵ = q·s, through DequantizeLinear;
+   * kernels whose code book is not a set of int8 multiples of one step (dorefa 8-bit) stay float.
+   */
+  weights?: OnnxWeightFormat;
+}
+
+export interface OnnxExportOptions extends OnnxBuildOptions {
   /** The input normalisation; by default recomputed from the run's training data. */
   normalisation?: InputNormalisation;
 }
@@ -56,10 +69,11 @@ class GraphBuilder {
     return `${hint.replace(/\//g, '_')}_${this.counter++}`;
   }
 
-  constant(name: string, dims: number[], data: Float32Array): string {
+  constant(name: string, dims: number[], data: Float32Array | Int8Array): string {
     const raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-    // rawData is little-endian float32, which is how every platform Node runs on stores Float32Array.
-    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
+    // rawData is little-endian, which is how every platform Node runs on stores typed arrays.
+    const dataType = data instanceof Int8Array ? onnx.TensorProto.DataType.INT8 : onnx.TensorProto.DataType.FLOAT;
+    this.initializers.push({ name, dims, dataType, rawData: raw });
     return name;
   }
 
@@ -101,9 +115,30 @@ function paramValues(model: QuantizedModel, name: string): Float32Array {
   return (model.params.get(name).dataSync() as Float32Array).slice();
 }
 
+/**
+ * Ŵ as int8 values and float scales (Ŵ = q·scale[channel], channel = last axis), from the
+ * quantizer's encoding: possible when every code-book level is an integer multiple of 1/m for one
+ * m with |level·m| ≤ 127 (dorefa k ≤ 7: m = 2^k − 1; bwn, ternary, sign: m = 1). Null otherwise,
+ * or when the result does not reproduce the model's Ŵ.
+ */
+function int8Kernel(model: QuantizedModel, name: string, wHat: Float32Array): { q: Int8Array; scales: Float32Array } | null {
+  const encoding = model.quantizer!.encode(model.params.get(name));
+  const isIntegerMultiple = (m: number) => Array.from(encoding.levels).every((l) => Math.abs(l * m - Math.round(l * m)) < 1e-4 && Math.abs(Math.round(l * m)) <= 127);
+  const m = Array.from({ length: 127 }, (_, i) => i + 1).find(isIntegerMultiple);
+  if (m === undefined || !encoding.scales.every((a) => a > 0 && Number.isFinite(a))) return null;
+  const q = Int8Array.from(encoding.codes, (c) => Math.round(encoding.levels[c]! * m));
+  const scales = Float32Array.from(encoding.scales, (a) => a / m);
+  const channels = scales.length;
+  let largest = 0;
+  for (const v of wHat) largest = Math.max(largest, Math.abs(v));
+  const tolerance = 1e-6 * largest;
+  for (let i = 0; i < q.length; i++) if (Math.abs(q[i]! * scales[i % channels]! - wHat[i]!) > tolerance) return null;
+  return { q, scales };
+}
+
 /** HWIO (TensorFlow.js) → OIHW (ONNX Conv). */
-function hwioToOihw(w: Float32Array, [kh, kw, cin, cout]: number[]): Float32Array {
-  const out = new Float32Array(w.length);
+function hwioToOihw<T extends Float32Array | Int8Array>(w: T, [kh, kw, cin, cout]: number[]): T {
+  const out = new (w.constructor as new (n: number) => T)(w.length);
   for (let y = 0; y < kh!; y++)
     for (let x = 0; x < kw!; x++)
       for (let i = 0; i < cin!; i++)
@@ -111,16 +146,36 @@ function hwioToOihw(w: Float32Array, [kh, kw, cin, cout]: number[]): Float32Arra
   return out;
 }
 
-function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inputs: Value[], inputShapes: number[][]): Value {
+/**
+ * The kernel operand of a Conv (OIHW, channel axis 0) or Gemm (as stored, [in, out], channel
+ * axis 1): a float initialiser, or int8 values through DequantizeLinear.
+ */
+function kernelOperand(b: GraphBuilder, model: QuantizedModel, name: string, kind: 'conv' | 'dense', options: OnnxBuildOptions): string {
+  const shape = model.params.info(name).shape;
+  const wHat = inferenceKernel(model, name);
+  const dims = kind === 'conv' ? [shape[3]!, shape[2]!, shape[0]!, shape[1]!] : shape;
+  const layout = <T extends Float32Array | Int8Array>(v: T): T => (kind === 'conv' ? hwioToOihw(v, shape) : v);
+  const int8 = options.weights === 'int8' && model.isQuantized(name) ? int8Kernel(model, name, wHat) : null;
+  if (!int8) return b.constant(name, dims, layout(wHat));
+  const perChannel = int8.scales.length > 1;
+  const scaleDims = perChannel ? [int8.scales.length] : [];
+  const dequantized = b.node(
+    'DequantizeLinear',
+    [b.constant(`${name}/int8`, dims, layout(int8.q)), b.constant(`${name}/scale`, scaleDims, int8.scales), b.constant(`${name}/zero`, scaleDims, new Int8Array(int8.scales.length))],
+    `${name}/dequantized`,
+    perChannel ? [attr.int('axis', kind === 'conv' ? 0 : 1)] : [],
+  );
+  return dequantized;
+}
+
+function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inputs: Value[], inputShapes: number[][], options: OnnxBuildOptions): Value {
   const [x] = inputs as [Value];
   const [inShape] = inputShapes as [number[]];
   switch (node.op) {
     case 'input':
       throw new Error('the input node is not translated');
     case 'conv2d': {
-      const shape = model.params.info(node.kernel).shape;
-      const w = b.constant(node.kernel, [shape[3]!, shape[2]!, shape[0]!, shape[1]!], hwioToOihw(inferenceKernel(model, node.kernel), shape));
-      const args = [b.nchw(x).name, w];
+      const args = [b.nchw(x).name, kernelOperand(b, model, node.kernel, 'conv', options)];
       if (node.bias) args.push(b.constant(node.bias, [node.filters], paramValues(model, node.bias)));
       const [top, bottom] = tfPads(inShape[0]!, node.kernelSize, node.stride, node.padding);
       const [left, right] = tfPads(inShape[1]!, node.kernelSize, node.stride, node.padding);
@@ -132,8 +187,7 @@ function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inpu
       return { name: out, layout: 'NCHW' };
     }
     case 'dense': {
-      const shape = model.params.info(node.kernel).shape;
-      const args = [x.name, b.constant(node.kernel, shape, inferenceKernel(model, node.kernel))];
+      const args = [x.name, kernelOperand(b, model, node.kernel, 'dense', options)];
       if (node.bias) args.push(b.constant(node.bias, [node.units], paramValues(model, node.bias)));
       return { name: b.node('Gemm', args, node.layer), layout: 'flat' };
     }
@@ -174,11 +228,15 @@ function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inpu
  * `model.predict`: its input is raw pixels 0–255, NHWC [batch, H, W, C], normalised inside the
  * graph; quantized kernels are float initialisers holding Ŵ = Q(A(W)) with the scales folded in.
  * Images run in NCHW inside the graph (Transposes at the ends), as ONNX's Conv expects.
+ * With `weights: 'int8'` quantized kernels are int8 + DequantizeLinear instead.
  */
-export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormalisation): Uint8Array {
+export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormalisation, options: OnnxBuildOptions = {}): Uint8Array {
   const [h, w, c] = model.config.inputShape;
   if (normalisation.mean.length !== c || normalisation.std.length !== c) {
     throw new UsageError(`input normalisation has ${normalisation.mean.length} means and ${normalisation.std.length} stds; the model has ${c} channels`);
+  }
+  if (options.weights !== undefined && !ONNX_WEIGHT_FORMATS.includes(options.weights)) {
+    throw unknownChoice('ONNX weight format', String(options.weights), ONNX_WEIGHT_FORMATS);
   }
   const graph = traceModel(model);
   const b = new GraphBuilder();
@@ -192,7 +250,7 @@ export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormal
       continue;
     }
     const inputs = node.inputs.map((i) => values[i]!);
-    values[node.id] = translate(b, model, node, inputs, node.inputs.map((i) => graph.nodes[i]!.outputShape));
+    values[node.id] = translate(b, model, node, inputs, node.inputs.map((i) => graph.nodes[i]!.outputShape), options);
   }
   const logits = values[graph.output]!;
   b.nodes.push({ opType: 'Identity', input: [logits.name], output: [ONNX_OUTPUT_NAME], name: ONNX_OUTPUT_NAME });
@@ -230,7 +288,7 @@ export async function exportOnnx(checkpointDir: string, outFile: string, options
   const { model, payload } = loadModel(checkpointDir);
   try {
     const normalisation = options.normalisation ?? (await trainingNormalisation(payload.config));
-    const bytes = buildOnnxModel(model, normalisation);
+    const bytes = buildOnnxModel(model, normalisation, options);
     writeFileAtomic(outFile, bytes);
     return { file: outFile, bytes: bytes.length };
   } finally {

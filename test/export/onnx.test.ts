@@ -14,11 +14,12 @@ import { loadDataset } from '../../src/data/index.js';
 import { makeBatch } from '../../src/data/pipeline.js';
 import { QuantizedModel } from '../../src/models/model.js';
 import { buildOnnxModel, exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from '../../src/export/onnx.js';
+import { trainingNormalisation } from '../../src/export/normalisation.js';
 import { UsageError } from '../../src/util/errors.js';
 
 const { onnx } = onnxProto;
 const tmp = () => mkdtempSync(join(tmpdir(), 'mq-onnx-'));
-const STANDARD_OPS = new Set(['Mul', 'Add', 'Transpose', 'Conv', 'Gemm', 'BatchNormalization', 'Relu', 'MaxPool', 'Flatten', 'GlobalAveragePool', 'Identity']);
+const STANDARD_OPS = new Set(['Mul', 'Add', 'Transpose', 'Conv', 'Gemm', 'BatchNormalization', 'Relu', 'MaxPool', 'Flatten', 'GlobalAveragePool', 'Identity', 'DequantizeLinear']);
 
 /**
  * Same argmax on every image, and logits equal up to float32 rounding: within 1e-4 of the
@@ -40,8 +41,14 @@ function assertSamePredictions(ours: Float32Array, theirs: Float32Array, classes
   return worst;
 }
 
-async function runOnnx(file: string | Uint8Array, raw: Float32Array, shape: number[]): Promise<Float32Array> {
-  const session = typeof file === 'string' ? await ort.InferenceSession.create(file) : await ort.InferenceSession.create(file);
+/**
+ * Runs a model in onnxruntime at its default (full) graph optimisation unless told otherwise.
+ * int8 models are checked at 'basic': the extended level rewrites DequantizeLinear + MatMul with
+ * 4-bit-range weights into MatMulNBits, which computes with quantized activations (about 1% off).
+ */
+async function runOnnx(file: string | Uint8Array, raw: Float32Array, shape: number[], graphOptimizationLevel: 'basic' | 'all' = 'all'): Promise<Float32Array> {
+  const options = { graphOptimizationLevel };
+  const session = typeof file === 'string' ? await ort.InferenceSession.create(file, options) : await ort.InferenceSession.create(file, options);
   const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', raw, shape) });
   await session.release();
   return out[ONNX_OUTPUT_NAME]!.data as Float32Array;
@@ -114,6 +121,21 @@ test('exported ONNX models give the library\'s predictions in onnxruntime (mlp, 
     }
     const floatKernels = model.params.names((p) => p.role === 'kernel').filter((k) => !model.isQuantized(k));
     assert.equal(floatKernels.length, c.quantizer === 'none' ? model.params.names((p) => p.role === 'kernel').length : c.keepFirstLastFp ? 2 : 0);
+
+    // int8 weights + DequantizeLinear: same predictions, one dequantization per quantized kernel.
+    const int8 = buildOnnxModel(model, await trainingNormalisation(payload.config), { weights: 'int8' });
+    assertSamePredictions(ours, await runOnnx(int8, raw, shape, 'basic'), ds.numClasses, `${label(c)} int8`);
+    const int8Proto = onnx.ModelProto.decode(int8);
+    assert.equal(int8Proto.graph!.node!.filter((n) => n.opType === 'DequantizeLinear').length, model.quantizedKernels.length, `${label(c)}: DequantizeLinear nodes`);
+    if (c.quantizer === 'none') assert.equal(int8.length, written.bytes);
+    else {
+      // Each quantized weight takes 1 byte instead of 4; each kernel adds a node and names (< 300 B)
+      // and a float32 scale + int8 zero point per layer or per output channel.
+      const quantizedWeights = model.params.totalCount((p) => model.isQuantized(p.name));
+      const scales = model.quantizedKernels.reduce((n, k) => n + (c.perChannel ? model.params.info(k).shape.at(-1)! : 1), 0);
+      const bound = written.bytes - 3 * quantizedWeights + 300 * model.quantizedKernels.length + 5 * scales;
+      assert.ok(int8.length <= bound, `${label(c)}: int8 file ${int8.length} B, float ${written.bytes} B, expected at most ${bound} B`);
+    }
     model.dispose();
   }
 });
@@ -136,5 +158,21 @@ test('NHWC input of any batch size; the normalisation must match the channels', 
   const ours = tf.tidy(() => model.predict(tf.tensor4d(normalised, [n, 9, 7, 2])).dataSync() as Float32Array);
   assertSamePredictions(ours, await runOnnx(bytes, raw, [n, 9, 7, 2]), 3, 'lenet5 9x7x2');
   assert.throws(() => buildOnnxModel(model, { mean: [0.5], std: [0.2] }), UsageError);
+  assert.throws(() => buildOnnxModel(model, normalisation, { weights: 'int4' as 'int8' }), /unknown ONNX weight format 'int4'; expected one of: float, int8/);
   model.dispose();
+});
+
+test('int8 weights: dorefa 8-bit levels do not fit int8 and stay float; the graph still matches', async () => {
+  await useBackend('cpu');
+  const normalisation = { mean: [0.5], std: [0.25] };
+  const raw = Float32Array.from({ length: 2 * 36 }, (_, i) => (i * 91) % 256);
+  const normalised = raw.map((p) => (p / 255 - 0.5) / 0.25);
+  for (const [bits, dequantized] of [[8, 0], [7, 2]] as const) {
+    const model = new QuantizedModel({ arch: 'mlp', inputShape: [6, 6, 1], numClasses: 4, archOptions: { hidden: [10] }, quantizer: { name: 'dorefa', bits }, seed: 9 });
+    const bytes = buildOnnxModel(model, normalisation, { weights: 'int8' });
+    assert.equal(onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.opType === 'DequantizeLinear').length, dequantized, `${bits}-bit`);
+    const ours = tf.tidy(() => model.predict(tf.tensor4d(normalised, [2, 6, 6, 1])).dataSync() as Float32Array);
+    assertSamePredictions(ours, await runOnnx(bytes, raw, [2, 6, 6, 1], 'basic'), 4, `dorefa ${bits}-bit int8`);
+    model.dispose();
+  }
 });
