@@ -1,6 +1,8 @@
 import { Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
 import { useBackend, BACKENDS, type BackendName } from '../engine/backend.js';
 import { EXPORT_FORMATS, outputBytes } from '../export/formats.js';
+import { UsageError } from '../util/errors.js';
 import { choiceOption } from './options.js';
 
 export function exportCommand(): Command {
@@ -16,6 +18,9 @@ export function exportCommand(): Command {
       await useBackend(o.backend as BackendName);
       const format = EXPORT_FORMATS[o.format as string]!;
       const out = String(o.out);
+      if (existsSync(out) && statSync(out).isDirectory() !== (format.output === 'directory')) {
+        throw new UsageError(`--out ${out} is ${format.output === 'directory' ? 'a file; --format ' + String(o.format) + ' writes a folder' : 'a folder; --format ' + String(o.format) + ' writes one file'}`);
+      }
       await format.run(String(o.checkpoint), out);
       const bytes = outputBytes(out);
       if (o.json) process.stdout.write(JSON.stringify({ format: o.format, out, bytes }) + '\n');

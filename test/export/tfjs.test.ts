@@ -116,3 +116,21 @@ test('the shards hold Ŵ = Q(A(W)) for quantized kernels and the trained values 
     model.dispose();
   }
 });
+
+test('export on the command line: packed file, and clear errors with exit code 2', () => {
+  const p = prepared[0]!;
+  const cli = (args: string[]) => spawnSync(process.execPath, [MAIN, 'export', ...args], { encoding: 'utf8' });
+  const out = join(tempDir('mq-cli-export-'), 'm.mqp');
+  const ok = cli(['--checkpoint', p.run, '--format', 'packed', '--out', out]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /wrote packed file .*m\.mqp \(\d+(\.\d)? (B|KiB)\)/);
+  const format = cli(['--checkpoint', p.run, '--format', 'tflite', '--out', out]);
+  assert.equal(format.status, 2);
+  assert.match(format.stderr, /'tflite' is invalid\. Allowed choices are tfjs, packed/);
+  const missing = cli(['--checkpoint', join(p.dir, 'nope'), '--format', 'tfjs', '--out', p.dir]);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /nope.*no checkpoint here/);
+  const folder = cli(['--checkpoint', p.run, '--format', 'packed', '--out', p.dir]);
+  assert.equal(folder.status, 2);
+  assert.match(folder.stderr, /is a folder; --format packed writes one file/);
+});
