@@ -27,7 +27,10 @@ export function demoCommand(): Command {
       process.stdout.write(`built the demo in ${outDir} (packed model ${built.modelBytes} bytes, ${built.samples} test images)\n`);
       if (built.samplesSkipped) process.stderr.write(`metaquant demo: no test images: ${built.samplesSkipped}\n`);
       if (o.buildOnly) return;
-      const server = await serveStatic(outDir, port);
+      const server = await serveStatic(outDir, port).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') throw new UsageError(`port ${port} is in use; pass --port with another port (0 picks a free one)`);
+        throw err;
+      });
       process.stdout.write(`serving http://127.0.0.1:${(server.address() as AddressInfo).port}/ (Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
         const stop = () => server.close(() => resolve());

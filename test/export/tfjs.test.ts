@@ -7,7 +7,10 @@ import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../../src/engine/tf.js';
-import { loadModel } from '../../src/train/trainer.js';
+import { loadModel, type CheckpointPayload } from '../../src/train/trainer.js';
+import { readCheckpoint, writeCheckpoint } from '../../src/train/checkpoint.js';
+import { loadDeployment } from '../../src/export/deploy.js';
+import { InputFileError } from '../../src/util/errors.js';
 import { exportTfjs } from '../../src/export/tfjs.js';
 import { exportPacked, loadPackedModelFile } from '../../src/export/packed.js';
 import { kerasName } from '../../src/export/layers-graph.js';
@@ -22,7 +25,7 @@ const CASES: Array<{ label: string; config: TrainConfigInput }> = [
   { label: 'mlp, dorefa 1-bit, STE', config: { ...SYN8, quantizer: 'dorefa', bits: 1 } },
   { label: 'mlp, BWN per channel, MetaQuant', config: { ...SYN8, quantizer: 'bwn', perChannel: true, estimator: 'metaquant', meta: 'fcgrad', metaHidden: 8, optimizer: 'sgd' } },
   { label: 'mlp, float, bundled MNIST', config: { dataset: 'mnist', trainLimit: 256, testLimit: 64, model: 'mlp', hidden: [32], quantizer: 'none' } },
-  { label: 'lenet5, ternary, STE', config: { dataset: 'synthetic:12x12x1:10:64:32', model: 'lenet5', quantizer: 'ternary', batchSize: 8 } },
+  { label: 'lenet5, ternary per channel, STE', config: { dataset: 'synthetic:12x12x1:10:64:32', model: 'lenet5', quantizer: 'ternary', perChannel: true, batchSize: 8 } },
   { label: 'lenet5, dorefa 1-bit, MetaQuant', config: { dataset: 'synthetic:12x12x1:10:64:32', model: 'lenet5', quantizer: 'dorefa', bits: 1, estimator: 'metaquant', meta: 'fcgrad', metaHidden: 8, optimizer: 'sgd', lr: 0.001, batchSize: 8 } },
   { label: 'resnet20, dorefa 2-bit, first/last float', config: { dataset: 'synthetic:8x8x3:10:96:16', model: 'resnet20', quantizer: 'dorefa', bits: 2, keepFirstLastFp: true, epochs: 2, batchSize: 16 } },
 ];
@@ -133,4 +136,16 @@ test('export on the command line: packed file, and clear errors with exit code 2
   const folder = cli(['--checkpoint', p.run, '--format', 'packed', '--out', p.dir]);
   assert.equal(folder.status, 2);
   assert.match(folder.stderr, /is a folder; --format packed writes one file/);
+});
+
+test('checkpoints without stored normalisation get it recomputed from their data set, or a clear error', async () => {
+  const p = prepared[2]!; // bundled MNIST
+  const payload = readCheckpoint(p.run) as CheckpointPayload;
+  const stored = payload.normalization!;
+  assert.equal(stored.mean.length, 1);
+  const old = join(tempDir('mq-old-ckpt-'), 'run');
+  writeCheckpoint(old, { ...payload, normalization: undefined });
+  assert.deepEqual((await loadDeployment(old)).normalization, stored);
+  writeCheckpoint(old, { ...payload, normalization: undefined, config: { ...payload.config, dataset: 'cifar10', dataDir: undefined } });
+  await assert.rejects(loadDeployment(old), (err: unknown) => err instanceof InputFileError && /holds no input normalisation .* 'cifar10' could not be loaded/.test(err.message));
 });
