@@ -50,7 +50,7 @@ export function buildLayersModel(net: DeployedNetwork): tf.LayersModel {
   const g = new GraphBuilder(net.weights);
   const input = tf.input({ shape: [height, width, channels], name: 'pixels' });
   const normalize = tf.layers.depthwiseConv2d({ name: 'normalize', kernelSize: 1, depthMultiplier: 1, useBias: true });
-  g.constant(normalize, [
+  g.constant(normalize, () => [
     tf.tensor4d(normalization.std.map((s) => 1 / (PIXEL_SCALE * s)), [1, 1, channels, 1]),
     tf.tensor1d(normalization.mean.map((m, c) => -m / normalization.std[c]!)),
   ]);
@@ -135,8 +135,9 @@ class GraphBuilder {
     return tf.tensor(w.data, shape, 'float32');
   }
 
-  constant(layer: tf.layers.Layer, values: tf.Tensor[]): void {
-    this.pending.push({ layer, values: () => values });
+  /** A layer whose weights are computed here rather than read from the network's parameters. */
+  constant(layer: tf.layers.Layer, values: () => tf.Tensor[]): void {
+    this.pending.push({ layer, values });
   }
 
   dense(name: string, x: tf.SymbolicTensor, units: number, useBias: boolean): tf.SymbolicTensor {
