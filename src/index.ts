@@ -12,7 +12,8 @@ export { BaseOptimizer, TorchAdam, OPTIMIZERS, type OptimizerConfig } from './tr
 export { SteStep } from './train/ste-step.js';
 export { MetaQuantStep, MQ_MODES, PHI_PATHS, type MetaQuantOptions, type PhiProbe } from './train/metaquant-step.js';
 export { evaluate } from './train/evaluate.js';
+export * from './export/index.js';
 export { MetaquantError, UsageError, InputFileError, NonFiniteError } from './util/errors.js';
 export { summarizeModel, summarizeCheckpoint, formatSummary, type ModelSummary, type LayerSummary } from './export/summary.js';
 export { exportOnnx, buildOnnxModel, ONNX_WEIGHT_FORMATS, type OnnxExportOptions, type OnnxWeightFormat } from './export/onnx.js';
-export { trainingNormalisation, type InputNormalisation } from './export/normalisation.js';
+export { type InputNormalisation } from './export/normalisation.js';

@@ -5,6 +5,8 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { compareCommand } from './compare.js';
 import { summaryCommand } from './summary.js';
+import { exportCommand } from './export.js';
+import { demoCommand } from './demo.js';
 
 /**
  * The `metaquant` command. Errors are caught here and printed as one line (the wasm backend
@@ -24,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
     evalCommand(),
     compareCommand(),
     summaryCommand(),
+    exportCommand(),
+    demoCommand(),
   ]) {
     cmd.exitOverride().option('--debug', 'print stack traces on errors');
     program.addCommand(cmd);

@@ -12,15 +12,6 @@ export interface InputNormalisation {
   std: number[];
 }
 
-/**
- * The normalisation of a run, recomputed from its training data exactly as training did
- * (same data set, data folder and train limit): checkpoints do not store the statistics.
- */
-export async function trainingNormalisation(config: Pick<TrainConfig, 'dataset' | 'dataDir' | 'trainLimit'>): Promise<InputNormalisation> {
-  const dataset = await loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: 1 });
-  return { mean: dataset.mean, std: dataset.std };
-}
-
 /** Per-channel affine map on raw pixels: normalised = pixel·scale + offset. */
 export function pixelAffine(n: InputNormalisation): { scale: Float32Array; offset: Float32Array } {
   return {

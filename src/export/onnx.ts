@@ -6,7 +6,8 @@ import { traceModel, type GraphNode } from '../models/trace.js';
 import { loadModel } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { UsageError, unknownChoice } from '../util/errors.js';
-import { pixelAffine, trainingNormalisation, type InputNormalisation } from './normalisation.js';
+import { pixelAffine, type InputNormalisation } from './normalisation.js';
+import { checkpointNormalization } from './deploy.js';
 
 const { onnx } = onnxProto;
 
@@ -31,7 +32,7 @@ export interface OnnxBuildOptions {
 }
 
 export interface OnnxExportOptions extends OnnxBuildOptions {
-  /** The input normalisation; by default recomputed from the run's training data. */
+  /** The input normalisation; by default the checkpoint's (recomputed from its data for older ones). */
   normalisation?: InputNormalisation;
 }
 
@@ -287,7 +288,7 @@ export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormal
 export async function exportOnnx(checkpointDir: string, outFile: string, options: OnnxExportOptions = {}): Promise<{ file: string; bytes: number }> {
   const { model, payload } = loadModel(checkpointDir);
   try {
-    const normalisation = options.normalisation ?? (await trainingNormalisation(payload.config));
+    const normalisation = options.normalisation ?? (await checkpointNormalization(payload, checkpointDir));
     const bytes = buildOnnxModel(model, normalisation, options);
     writeFileAtomic(outFile, bytes);
     return { file: outFile, bytes: bytes.length };

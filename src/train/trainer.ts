@@ -68,6 +68,8 @@ export interface CheckpointPayload {
   stepState: unknown;
   rng: { order: RngState; augment: RngState };
   history: EpochMetrics[];
+  /** Per-channel mean/std (in [0,1] units) the inputs were normalised with; exports build it into the model. Absent in older checkpoints. */
+  normalization?: { mean: number[]; std: number[] };
 }
 
 export function modelConfigFor(config: TrainConfig, dataset: Pick<Dataset, 'height' | 'width' | 'channels' | 'numClasses'>): ModelConfig {
@@ -233,6 +235,7 @@ export class Trainer {
       stepState: this.step.getState(),
       rng: { order: this.orderRng.state(), augment: this.augmentRng.state() },
       history: this.history,
+      normalization: { mean: this.dataset.mean, std: this.dataset.std },
     };
     writeCheckpoint(this.out, payload);
   }

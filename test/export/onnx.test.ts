@@ -14,7 +14,7 @@ import { loadDataset } from '../../src/data/index.js';
 import { makeBatch } from '../../src/data/pipeline.js';
 import { QuantizedModel } from '../../src/models/model.js';
 import { buildOnnxModel, exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from '../../src/export/onnx.js';
-import { trainingNormalisation } from '../../src/export/normalisation.js';
+import { checkpointNormalization } from '../../src/export/deploy.js';
 import { UsageError } from '../../src/util/errors.js';
 
 const { onnx } = onnxProto;
@@ -123,7 +123,7 @@ test('exported ONNX models give the library\'s predictions in onnxruntime (mlp, 
     assert.equal(floatKernels.length, c.quantizer === 'none' ? model.params.names((p) => p.role === 'kernel').length : c.keepFirstLastFp ? 2 : 0);
 
     // int8 weights + DequantizeLinear: same predictions, one dequantization per quantized kernel.
-    const int8 = buildOnnxModel(model, await trainingNormalisation(payload.config), { weights: 'int8' });
+    const int8 = buildOnnxModel(model, await checkpointNormalization(payload, out), { weights: 'int8' });
     assertSamePredictions(ours, await runOnnx(int8, raw, shape, 'basic'), ds.numClasses, `${label(c)} int8`);
     const int8Proto = onnx.ModelProto.decode(int8);
     assert.equal(int8Proto.graph!.node!.filter((n) => n.opType === 'DequantizeLinear').length, model.quantizedKernels.length, `${label(c)}: DequantizeLinear nodes`);

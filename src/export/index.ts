@@ -1,0 +1,19 @@
+export { EXPORT_FORMATS, EXPORT_FORMAT_NAMES, outputBytes, type ExportFormat } from './formats.js';
+export { exportTfjs, saveTfjsModel, type TfjsExportResult } from './tfjs.js';
+export { exportPacked, loadPackedModelFile, readPackedFile, type PackedExportResult } from './packed.js';
+export { deployModel, loadDeployment, checkpointNormalization, type Deployment } from './deploy.js';
+export {
+  encodePacked,
+  decodePacked,
+  loadPackedModel,
+  float32Bytes,
+  PACKED_MAGIC,
+  PACKED_VERSION,
+  PACKED_EXTENSION,
+  type PackedHeader,
+  type PackedTensor,
+  type DecodedPacked,
+} from './packed-format.js';
+export { buildLayersModel, kerasName, EXPORTABLE_ARCHITECTURES, PIXEL_SCALE, type DeployedNetwork, type Normalization, type NamedTensor } from './layers-graph.js';
+export { packBits, unpackBits, packedByteLength } from './bitpack.js';
+export { decodeQuantized } from './encoding.js';
