@@ -4,6 +4,7 @@ import { MetaquantError } from '../util/errors.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { compareCommand } from './compare.js';
+import { reportCommand } from './report.js';
 
 /**
  * The `metaquant` command. Errors are caught here and printed as one line (the wasm backend
@@ -18,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)');
-  for (const cmd of [trainCommand(), evalCommand(), compareCommand()]) {
+  for (const cmd of [trainCommand(), evalCommand(), compareCommand(), reportCommand()]) {
     cmd.exitOverride().option('--debug', 'print stack traces on errors');
     program.addCommand(cmd);
   }

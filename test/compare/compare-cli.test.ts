@@ -65,6 +65,7 @@ test('a grid killed with SIGKILL resumes: finished runs are not redone, the half
   const finals = summary.runs.map((r: { finalAccuracy: number }) => r.finalAccuracy);
   assert.ok(Math.abs(summary.cells[0].finalMean - (finals[0] + finals[1]) / 2) < 1e-12);
   assert.ok(!existsSync(join(out, '.compare.lock')), 'the lock is released');
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /data-chart="test-accuracy"/);
 
 });
 
