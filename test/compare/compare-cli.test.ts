@@ -100,16 +100,36 @@ test('SIGINT stops the training children and leaves the interrupted run unfinish
   let stderr = '';
   grid.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<number | null>((r) => grid.on('exit', (code) => r(code)));
-  const metrics = (seed: number) => join(out, 'runs', `ste__dorefa__adam__s${seed}`, 'metrics.jsonl');
-  await until('the run to train', () => lines(metrics(1)).length >= 1);
+  const run = join(out, 'runs', 'ste__dorefa__adam__s1');
+  await until('the training child to start', () => existsSync(join(run, '.child.pid')) && existsSync(join(run, 'config.json')));
+  const child = Number(readFileSync(join(run, '.child.pid'), 'utf8'));
   grid.kill('SIGINT');
   assert.equal(await exited, 130, stderr);
   assert.match(stderr, /SIGINT: stopping the running training processes/);
   assert.match(stderr, /0 run\(s\) finished now.*1 interrupted/);
-  const before = statSync(metrics(1)).mtimeMs;
-  await sleep(1000);
-  assert.equal(statSync(metrics(1)).mtimeMs, before, 'no training child is left running');
-  assert.ok(!existsSync(join(out, 'runs', 'ste__dorefa__adam__s1', 'result.json')));
+  assert.throws(() => process.kill(child, 0), /ESRCH/, 'the training child has exited');
+  assert.ok(!existsSync(join(run, 'result.json')));
+  assert.ok(!existsSync(join(run, '.child.pid')));
+});
+
+test('a rerun refuses while a training child of a killed compare is still running in the folder', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'mq-compare-')), 'grid');
+  const args = ['compare', '--methods', 'ste', '--epochs', '50', '--out', out, '--quiet',
+    '--dataset', 'synthetic:8x8x1:4:512:64', '--model', 'mlp', '--hidden', '8', '--batch-size', '16'];
+  const run = join(out, 'runs', 'ste__dorefa__adam__s1');
+  const grid = spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' });
+  const exited = new Promise((r) => grid.on('exit', r));
+  await until('the child to start', () => existsSync(join(run, '.child.pid')));
+  const child = Number(readFileSync(join(run, '.child.pid'), 'utf8'));
+  grid.kill('SIGKILL'); // the runner only: its child lives on
+  await exited;
+  try {
+    const rerun = cli(args);
+    assert.equal(rerun.status, 2, rerun.stderr);
+    assert.match(rerun.stderr, new RegExp(`still running in .*pid ${child} \\(ste__dorefa__adam__s1\\)`));
+  } finally {
+    process.kill(child, 'SIGKILL');
+  }
 });
 
 test('usage errors: missing --out, bad specs and train flags are one clear line, exit 2', async () => {
