@@ -91,7 +91,7 @@ export function metricsEpochs(dir: string): number {
 export function strayChildren(gridDir: string, runs: readonly RunSpec[]): Array<{ id: string; pid: number }> {
   const stray: Array<{ id: string; pid: number }> = [];
   for (const run of runs) {
-    const dir = runDir(gridDir, run.id);
+    const dir = resolve(runDir(gridDir, run.id));
     let pid: number;
     try {
       pid = Number(readFileSync(join(dir, CHILD_PID_FILE), 'utf8').trim());
@@ -121,8 +121,6 @@ export interface RunGridOptions {
   onEvent?(e: RunEvent): void;
   /** Aborting stops launching runs and sends SIGINT to the running children. */
   signal?: AbortSignal;
-  /** Command used to start a child (tests may wrap it); defaults to this node and this build's CLI. */
-  command?: { file: string; prefix: string[] };
 }
 
 export interface GridOutcome {
@@ -154,10 +152,10 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
     for (const child of running) child.kill('SIGINT');
   };
   options.signal?.addEventListener('abort', onAbort);
-  const command = options.command ?? { file: process.execPath, prefix: [CLI_MAIN] };
 
   const runOne = async (run: RunSpec): Promise<void> => {
-    const dir = runDir(gridDir, run.id);
+    // Absolute, so a stray child is recognisable by its command line whatever the caller's cwd.
+    const dir = resolve(runDir(gridDir, run.id));
     const done = checkpointEpochs(dir);
     const resume = done !== undefined && done < run.epochs;
     if (!resume) rmSync(dir, { recursive: true, force: true }); // a fresh start must not mix with a stale folder
@@ -166,7 +164,7 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
     args.push('--json', '--quiet');
     emit({ type: 'start', run, resumeFrom: resume ? done : undefined });
     const started = performance.now();
-    const child = spawn(command.file, [...command.prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     if (child.pid !== undefined) writeFileSync(join(dir, CHILD_PID_FILE), `${child.pid}\n`);
     let stdout = '';
@@ -178,7 +176,7 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
     });
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => {
       child.on('error', (err) => {
-        stderr += `\ncould not start ${command.file}: ${err.message}\n`;
+        stderr += `\ncould not start ${process.execPath}: ${err.message}\n`;
         res([null, null]);
       });
       child.on('close', (c, s) => res([c, s]));
