@@ -7,6 +7,7 @@ import { expandGrid, mergeGrid, readGridFile, writeGridFile, type RunSpec } from
 import { METHOD_SPEC_SYNTAX, QUANTIZER_SPEC_SYNTAX, parseMethodSpec, splitList } from '../compare/method-spec.js';
 import { checkpointEpochs, readRunResult, runDir, runGrid } from '../compare/runner.js';
 import { writeSummary } from '../compare/summary.js';
+import { writeReport } from '../compare/report.js';
 import { argsFromObject, checkTrainArgs, passThroughArgs, passThroughOptions } from '../compare/train-args.js';
 import { parseInteger, parseIntegerList } from './options.js';
 import { GridProgress } from './grid-progress.js';
@@ -24,7 +25,8 @@ every run; a method's +key=value overrides it. Each run is a child process writi
 a run is finished when OUT/runs/<id>/result.json exists. Rerunning the same command skips finished
 runs and resumes unfinished ones from their checkpoint. A rerun may add methods/quantizers/optimizers/
 seeds, but may not change the arguments of a run already recorded in OUT/grid.json.
-Writes OUT/summary.csv, summary.json and summary.md (accuracy in %, std = sample std, n - 1).`;
+Writes OUT/summary.csv, summary.json, summary.md (accuracy in %, std = sample std, n - 1), OUT/report.html
+(one offline file with the table and charts) and OUT/plots/*.svg. 'metaquant report OUT' rebuilds them.`;
 
 const LOCK_FILE = '.compare.lock';
 
@@ -129,9 +131,10 @@ export function compareCommand(): Command {
       unlock();
     }
     const summary = writeSummary(out, lastK);
+    const report = await writeReport(out, summary);
     process.stderr.write(
       `metaquant compare: ${outcome.finished} run(s) finished now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, ${outcome.interrupted.length} interrupted; ` +
-        `${summary.rows.length} cell(s) in ${join(out, 'summary.md')}\n`,
+        `${summary.rows.length} cell(s) in ${join(out, 'summary.md')} and ${report.file}\n`,
     );
     if (!o.quiet) process.stdout.write(readFileSync(join(out, 'summary.md'), 'utf8'));
     if (controller.signal.aborted) throw new MetaquantError(`interrupted; rerun the same command to continue the grid in ${out}`, 130);

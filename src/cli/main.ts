@@ -7,6 +7,7 @@ import { compareCommand } from './compare.js';
 import { summaryCommand } from './summary.js';
 import { exportCommand } from './export.js';
 import { demoCommand } from './demo.js';
+import { reportCommand } from './report.js';
 
 /**
  * The `metaquant` command. Errors are caught here and printed as one line (the wasm backend
@@ -28,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     summaryCommand(),
     exportCommand(),
     demoCommand(),
+    reportCommand(),
   ]) {
     cmd.exitOverride().option('--debug', 'print stack traces on errors');
     program.addCommand(cmd);

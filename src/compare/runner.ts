@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { readCheckpoint, CHECKPOINT_FILE } from '../train/checkpoint.js';
+import { UsageError } from '../util/errors.js';
 import type { RunSpec } from './grid.js';
 
 /**
@@ -16,6 +17,8 @@ import type { RunSpec } from './grid.js';
 
 export const RESULT_FILE = 'result.json';
 export const ERROR_LOG = 'error.log';
+/** The pid of the training child working in a run folder (left behind if the runner itself was killed). */
+const CHILD_PID_FILE = '.child.pid';
 const STDERR_TAIL_BYTES = 16 * 1024;
 
 /** The path of this build's CLI entry point (dist/src/cli/main.js), for the children. */
@@ -81,6 +84,31 @@ export function metricsEpochs(dir: string): number {
   }
 }
 
+/**
+ * Training children a killed runner left running in these runs' folders (Linux: matched by
+ * /proc/PID/cmdline naming the folder, so a reused pid is not mistaken for one).
+ */
+export function strayChildren(gridDir: string, runs: readonly RunSpec[]): Array<{ id: string; pid: number }> {
+  const stray: Array<{ id: string; pid: number }> = [];
+  for (const run of runs) {
+    const dir = resolve(runDir(gridDir, run.id));
+    let pid: number;
+    try {
+      pid = Number(readFileSync(join(dir, CHILD_PID_FILE), 'utf8').trim());
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (cmdline.includes(dir)) stray.push({ id: run.id, pid });
+    } catch {
+      // No such process (or no /proc): nothing is training there.
+    }
+  }
+  return stray;
+}
+
 export type RunEvent =
   | { type: 'skip'; run: RunSpec }
   | { type: 'start'; run: RunSpec; resumeFrom?: number }
@@ -93,8 +121,6 @@ export interface RunGridOptions {
   onEvent?(e: RunEvent): void;
   /** Aborting stops launching runs and sends SIGINT to the running children. */
   signal?: AbortSignal;
-  /** Command used to start a child (tests may wrap it); defaults to this node and this build's CLI. */
-  command?: { file: string; prefix: string[] };
 }
 
 export interface GridOutcome {
@@ -107,6 +133,13 @@ export interface GridOutcome {
 export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGridOptions): Promise<GridOutcome> {
   const outcome: GridOutcome = { finished: 0, skipped: 0, failed: [], interrupted: [] };
   const emit = options.onEvent ?? (() => {});
+  const stray = strayChildren(gridDir, runs);
+  if (stray.length > 0) {
+    throw new UsageError(
+      `training processes from an earlier, killed compare are still running in ${gridDir}: ` +
+        `${stray.map((s) => `pid ${s.pid} (${s.id})`).join(', ')}; wait for them or stop them (kill ${stray.map((s) => s.pid).join(' ')}), then rerun`,
+    );
+  }
   const pending: RunSpec[] = [];
   for (const run of runs) {
     if (readRunResult(gridDir, run.id)) {
@@ -119,19 +152,21 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
     for (const child of running) child.kill('SIGINT');
   };
   options.signal?.addEventListener('abort', onAbort);
-  const command = options.command ?? { file: process.execPath, prefix: [CLI_MAIN] };
 
   const runOne = async (run: RunSpec): Promise<void> => {
-    const dir = runDir(gridDir, run.id);
+    // Absolute, so a stray child is recognisable by its command line whatever the caller's cwd.
+    const dir = resolve(runDir(gridDir, run.id));
     const done = checkpointEpochs(dir);
     const resume = done !== undefined && done < run.epochs;
     if (!resume) rmSync(dir, { recursive: true, force: true }); // a fresh start must not mix with a stale folder
+    mkdirSync(dir, { recursive: true });
     const args = resume ? ['train', '--resume', dir, '--epochs', String(run.epochs)] : ['train', ...run.args, '--out', dir];
     args.push('--json', '--quiet');
     emit({ type: 'start', run, resumeFrom: resume ? done : undefined });
     const started = performance.now();
-    const child = spawn(command.file, [...command.prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
+    if (child.pid !== undefined) writeFileSync(join(dir, CHILD_PID_FILE), `${child.pid}\n`);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -141,12 +176,13 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
     });
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => {
       child.on('error', (err) => {
-        stderr += `\ncould not start ${command.file}: ${err.message}\n`;
+        stderr += `\ncould not start ${process.execPath}: ${err.message}\n`;
         res([null, null]);
       });
       child.on('close', (c, s) => res([c, s]));
     });
     running.delete(child);
+    rmSync(join(dir, CHILD_PID_FILE), { force: true });
     const wallSeconds = (performance.now() - started) / 1000;
     if (code === 0) {
       const lastLine = stdout.trim().split('\n').pop() ?? '';

@@ -140,6 +140,7 @@ export function summaryMarkdown(rows: readonly SummaryRow[], empty: ReturnType<t
 
 export interface SummaryFiles {
   rows: SummaryRow[];
+  empty: ReturnType<typeof summaryRows>['empty'];
   lastK: number;
   data: GridData;
 }
@@ -147,6 +148,7 @@ export interface SummaryFiles {
 /** Writes summary.csv, summary.json and summary.md into the grid folder (atomically) and returns what they hold. */
 export function writeSummary(dir: string, lastK?: number): SummaryFiles {
   const data = loadGrid(dir);
+  if (lastK !== undefined && (!Number.isInteger(lastK) || lastK < 1)) throw new UsageError(`--last-k must be a positive integer, got ${lastK}`);
   const k = lastK ?? defaultLastK(data.runs);
   const { rows, empty } = summaryRows(data, k);
   writeFileAtomic(join(dir, 'summary.csv'), summaryCsv(rows));
@@ -172,5 +174,5 @@ export function writeSummary(dir: string, lastK?: number): SummaryFiles {
     unfinished: data.unfinished.map((u) => ({ id: u.run.id, failed: u.failed })),
   };
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(json, null, 2) + '\n');
-  return { rows, lastK: k, data };
+  return { rows, empty, lastK: k, data };
 }
