@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { MetaquantError } from '../util/errors.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { gradcheckCommand } from './gradcheck.js';
 
 /**
  * The `metaquant` command. Errors are caught here and printed as one line (the wasm backend
@@ -17,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)');
-  for (const cmd of [trainCommand(), evalCommand()]) {
+  for (const cmd of [trainCommand(), evalCommand(), gradcheckCommand()]) {
     cmd.exitOverride().option('--debug', 'print stack traces on errors');
     program.addCommand(cmd);
   }
