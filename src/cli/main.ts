@@ -8,6 +8,7 @@ import { summaryCommand } from './summary.js';
 import { exportCommand } from './export.js';
 import { demoCommand } from './demo.js';
 import { reportCommand } from './report.js';
+import { gradcheckCommand } from './gradcheck.js';
 
 /**
  * The `metaquant` command. Errors are caught here and printed as one line (the wasm backend
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
     exportCommand(),
     demoCommand(),
     reportCommand(),
+    gradcheckCommand(),
   ]) {
     cmd.exitOverride().option('--debug', 'print stack traces on errors');
     program.addCommand(cmd);

@@ -57,7 +57,22 @@ export interface PhiProbe {
   autodiff(): Map<string, Float32Array>;
   /** 'surrogate': Q replaced by its first-order STE stand-in at W_meta(φ₀); 'quantized': the real network. */
   loss(kind: 'surrogate' | 'quantized', phi?: Map<string, Float32Array>): number;
+  /** The factors of the chain φ → m → W_meta → W̃ → Ŵ → L at φ₀, per quantized kernel (owned by the probe). */
+  readonly parts: PhiProbeParts;
+  /** One backward pass at φ₀: g_Ŵ = ∂L/∂Ŵ, and δ = ∂L/∂W_meta through the quantizer's estimator (caller disposes). */
+  backprop(): { gHat: Map<string, Tensor>; delta: Map<string, Tensor> };
   dispose(): void;
+}
+
+export interface PhiProbeParts {
+  /** W_meta(φ₀): the pre-quantization weight the forward uses. */
+  wMeta: Map<string, Tensor>;
+  calibration: Map<string, Tensor>;
+  /** m(φ₀) = M_φ₀(g_Ŵ^{t−1}, W̃^{t−1}), reshaped per kernel. */
+  m0: Map<string, Tensor>;
+  /** The meta network's inputs (flat, all kernels) and LSTM state (undefined = zeros). */
+  inputs: { gHat: Tensor; wTilde: Tensor };
+  state: LstmState | undefined;
 }
 
 /** What the forward/backward pass of one iteration produced. */
@@ -578,7 +593,9 @@ export class MetaQuantStep implements TrainStep {
     const withPhi = <T>(phi: Map<string, Float32Array> | undefined, f: () => T): T => {
       if (!phi) return f();
       const saved = new Map([...metaParams].map(([k, v]) => [k, tf.keep(v.clone())]));
-      for (const [k, v] of phi) metaParams.get(k)!.assign(tf.tensor(v, metaParams.get(k)!.shape));
+      tf.tidy(() => {
+        for (const [k, v] of phi) metaParams.get(k)!.assign(tf.tensor(v, metaParams.get(k)!.shape));
+      });
       try {
         return f();
       } finally {
@@ -590,6 +607,18 @@ export class MetaQuantStep implements TrainStep {
     };
     return {
       phi0: new Map([...metaParams].map(([k, v]) => [k, Float32Array.from(v.dataSync())])),
+      parts: { wMeta: base, calibration, m0, inputs, state },
+      backprop: () => {
+        const wHats = this.layers.map((l) => this.quantizer.quantize(base.get(l)!));
+        const lossOf = (kernel: (i: number, w: Tensor) => Tensor) => (...ws: Tensor[]) => {
+          const hooks: WeightHooks = { kernel: (name, w) => (this.layers.includes(name) ? kernel(this.layers.indexOf(name), ws[this.layers.indexOf(name)]!) : w), bias: biasHook };
+          return crossEntropy(this.model.forward(images, hooks, true, { updateStatistics: false }), labels);
+        };
+        const gHat = tf.grads(lossOf((_i, w) => w))(wHats);
+        const delta = tf.grads(lossOf((_i, w) => this.quantizer.quantize(w)))(this.layers.map((l) => base.get(l)!));
+        tf.dispose(wHats);
+        return { gHat: new Map(this.layers.map((l, i) => [l, gHat[i]!])), delta: new Map(this.layers.map((l, i) => [l, delta[i]!])) };
+      },
       autodiff: () => {
         const { value, grads } = valueAndGrads(
           lossWith((l, m) => this.quantizer.quantize(tf.add(base.get(l)!, tf.sub(wMetaAt(m, l), stopGradient(wMetaAt(m, l)))))),
@@ -660,6 +689,11 @@ export class MetaQuantStep implements TrainStep {
     if (this.zoRng && s.zoRng) this.zoRng = new Rng(0, s.zoRng);
   }
 
+  /** The meta network M_φ (read by gradcheck). */
+  get metaNetwork(): MetaNetwork {
+    return this.meta;
+  }
+
   /** The meta optimizer (exposed for the parity test, which compares its state). */
   get metaOptimizer(): TorchAdam {
     return this.metaAdam;
@@ -682,7 +716,7 @@ export class MetaQuantStep implements TrainStep {
  * ∂W̃/∂W elementwise, with the layer statistics held constant: dorefa's A has derivative
  * (1 − tanh²W)/(2·max|tanh W|) = cal/2; BWN, ternary and sign have W̃ = W.
  */
-function preQuantizeDerivative(q: WeightQuantizer, w: Tensor): Tensor {
+export function preQuantizeDerivative(q: WeightQuantizer, w: Tensor): Tensor {
   return q.name === 'dorefa' ? tf.mul(q.calibration(w), 0.5) : tf.onesLike(w);
 }
 

@@ -1,0 +1,278 @@
+import { tf, type Tensor } from '../engine/tf.js';
+import { useBackend } from '../engine/backend.js';
+import { loadDataset } from '../data/index.js';
+import { epochOrder, makeBatch } from '../data/pipeline.js';
+import { QuantizedModel } from '../models/model.js';
+import { parseTrainConfig, type TrainConfig } from '../train/config.js';
+import { createStep, modelConfigFor } from '../train/trainer.js';
+import { MetaQuantStep, preQuantizeDerivative, type PhiProbe } from '../train/metaquant-step.js';
+import { Rng } from '../util/rng.js';
+import { UsageError } from '../util/errors.js';
+import type { WeightQuantizer } from '../quantizers/types.js';
+
+export interface GradcheckOptions {
+  /** Training config (the `train` flags); the estimator must be metaquant. */
+  config: unknown;
+  /** Ordinary MetaQuant steps before the probed batch (at least 1: the meta network needs a previous g_Ŵ). */
+  warmupSteps?: number;
+  /** Central-difference step for (b), relative to each φ tensor's RMS. */
+  fdStep?: number;
+  /** Steps for (c), relative to each φ tensor's RMS. */
+  quantizedSteps?: number[];
+  /** Coordinates checked per φ tensor (chosen by a seeded draw; all when the tensor is smaller). */
+  coordinates?: number;
+}
+
+export interface ChainTerm {
+  symbol: string;
+  meaning: string;
+  /** Frobenius norm over all quantized kernels; null where the factor is not a tensor the step forms. */
+  norm: number | null;
+}
+
+export interface SurrogateCheck {
+  tensor: string;
+  size: number;
+  checked: number;
+  /** ‖fd − autodiff‖ / max(‖fd‖, ‖autodiff‖) over the checked coordinates. */
+  relativeError: number;
+  cosine: number;
+  autodiffNorm: number;
+  fdNorm: number;
+  /** float32 roundoff of a central difference: ε·|L| / h (differences below it are noise). */
+  roundoffFloor: number;
+  /** The whole tensor at once, along a seeded Rademacher direction v: autodiff·v and (L(φ+hv) − L(φ−hv))/2h. */
+  directional: { autodiff: number; fd: number; relativeError: number };
+}
+
+export interface QuantizedCheck {
+  /** Step relative to each tensor's RMS. */
+  step: number;
+  differences: number;
+  /** Fraction of central differences L_q(φ + h e_i) − L_q(φ − h e_i) that are exactly zero. */
+  zeroFraction: number;
+  maxAbsDifference: number;
+  /** max |difference| / 2h: the largest finite-difference slope seen. */
+  maxAbsSlope: number;
+}
+
+export interface GradcheckReport {
+  setup: Record<string, string | number>;
+  chain: { formula: string[]; terms: ChainTerm[]; autodiffNorms: Record<string, number> };
+  surrogate: { fdStep: number; tensors: SurrogateCheck[] };
+  quantized: QuantizedCheck[];
+  /** Warnings about checks that float32 cannot resolve. */
+  notes: string[];
+}
+
+/**
+ * What ∂L/∂φ is (spec §8, questions 1 and 4), measured on one batch: (a) the chain from φ to the
+ * loss, factor by factor, (b) the step's autodiff φ-gradient against central differences of the
+ * STE surrogate (the function the step actually differentiates), and (c) central differences of
+ * the true quantized loss, which is piecewise constant in φ.
+ */
+export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport> {
+  const config = parseTrainConfig(opts.config);
+  if (config.estimator !== 'metaquant') throw new UsageError(`gradcheck probes MetaQuant's φ; got --estimator ${config.estimator}`);
+  const warmup = opts.warmupSteps ?? 1;
+  if (!(Number.isInteger(warmup) && warmup >= 1)) throw new UsageError(`--warmup-steps must be an integer ≥ 1 (the meta network needs one previous g_Ŵ); got ${warmup}`);
+  const fdStep = opts.fdStep ?? 1e-1;
+  const quantizedSteps = opts.quantizedSteps ?? [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
+  const coordinates = opts.coordinates ?? 8;
+  for (const h of [fdStep, ...quantizedSteps]) if (!(h > 0 && Number.isFinite(h))) throw new UsageError(`finite-difference steps must be positive numbers; got ${h}`);
+  if (!(Number.isInteger(coordinates) && coordinates >= 1)) throw new UsageError(`--coordinates must be a positive integer; got ${coordinates}`);
+
+  await useBackend(config.backend);
+  const dataset = await loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+  const model = new QuantizedModel(modelConfigFor(config, dataset));
+  const step = createStep(config, model);
+  if (!(step instanceof MetaQuantStep)) throw new Error('internal: a metaquant config built a non-MetaQuant step');
+  const order = epochOrder(dataset.train.count, new Rng(`order:${config.seed}`));
+  const batchAt = (b: number) => {
+    const start = (b * config.batchSize) % order.length;
+    const batch = makeBatch(dataset, 'train', order.subarray(start, Math.min(start + config.batchSize, order.length)), { augment: false, rng: new Rng(0) });
+    return { x: tf.tensor4d(batch.images, [batch.size, dataset.height, dataset.width, dataset.channels]), y: tf.tensor1d(batch.labels, 'int32') };
+  };
+  const alpha = config.lr;
+  try {
+    for (let b = 0; b < warmup; b++) {
+      const { x, y } = batchAt(b);
+      step.step(x, y, { epoch: 0, batchIndex: b, lr: alpha, lrMultiplier: 1 });
+      tf.dispose([x, y]);
+    }
+    const { x, y } = batchAt(warmup);
+    const probe = step.phiProbe(x, y, alpha);
+    try {
+      const rng = new Rng(`gradcheck:${config.seed}`);
+      const picks = new Map([...probe.phi0].map(([k, v]) => [k, pickCoordinates(v.length, coordinates, rng)]));
+      const autodiff = probe.autodiff();
+      const surrogate = surrogateChecks(probe, autodiff, picks, fdStep, rng);
+      const notes = surrogate
+        .filter((t) => t.fdNorm / Math.sqrt(t.checked) < 30 * t.roundoffFloor)
+        .map((t) => `${t.tensor}: its per-coordinate loss differences are within 30× the ideal float32 roundoff (${t.roundoffFloor.toExponential(1)}); α scales φ's influence on L, so a larger --lr or --fd-step resolves it`);
+      const report: GradcheckReport = {
+        setup: {
+          model: config.model,
+          hidden: (config.hidden ?? []).join(','),
+          dataset: dataset.name,
+          batch: y.shape[0]!,
+          quantizer: `${config.quantizer}${config.quantizer === 'dorefa' ? ` ${config.bits}-bit` : ''}`,
+          meta: config.meta,
+          mode: config.mqMode,
+          phiPath: config.phiPath,
+          optimizer: config.optimizer,
+          alpha,
+          warmupSteps: warmup,
+          loss: probe.loss('quantized'),
+        },
+        chain: describeChain(config, step, model.quantizer!, probe, alpha, autodiff),
+        surrogate: { fdStep, tensors: surrogate },
+        quantized: quantizedSteps.map((h) => quantizedCheck(probe, picks, h)),
+        notes,
+      };
+      return report;
+    } finally {
+      probe.dispose();
+      tf.dispose([x, y]);
+    }
+  } finally {
+    step.dispose();
+    model.dispose();
+  }
+}
+
+/** Up to `n` distinct coordinates of a tensor of `size` elements, seeded; all of them when size ≤ n. */
+function pickCoordinates(size: number, n: number, rng: Rng): number[] {
+  const all = Array.from({ length: size }, (_, i) => i);
+  if (size <= n) return all;
+  rng.shuffle(all);
+  return all.slice(0, n).sort((a, b) => a - b);
+}
+
+function rms(v: Float32Array): number {
+  let s = 0;
+  for (const x of v) s += x * x;
+  const r = Math.sqrt(s / Math.max(1, v.length));
+  return r > 0 ? r : 1;
+}
+
+function shifted(phi0: Map<string, Float32Array>, name: string, index: number, by: number): Map<string, Float32Array> {
+  const out = new Map(phi0);
+  const v = Float32Array.from(phi0.get(name)!);
+  v[index] = v[index]! + by;
+  out.set(name, v);
+  return out;
+}
+
+function surrogateChecks(probe: PhiProbe, autodiff: Map<string, Float32Array>, picks: Map<string, number[]>, relStep: number, rng: Rng): SurrogateCheck[] {
+  const loss0 = Math.abs(probe.loss('surrogate'));
+  return [...probe.phi0].map(([name, values]) => {
+    const h = relStep * rms(values);
+    const v = Float32Array.from(values, () => (rng.next() < 0.5 ? -1 : 1));
+    const along = (sign: number) => new Map(probe.phi0).set(name, Float32Array.from(values, (x, i) => x + sign * h * v[i]!));
+    const dirFd = (probe.loss('surrogate', along(1)) - probe.loss('surrogate', along(-1))) / (2 * h);
+    const dirAd = autodiff.get(name)!.reduce((s, g, i) => s + g * v[i]!, 0);
+    const dirScale = Math.max(Math.abs(dirFd), Math.abs(dirAd));
+    const ad: number[] = [];
+    const fd: number[] = [];
+    for (const i of picks.get(name)!) {
+      ad.push(autodiff.get(name)![i]!);
+      // The perturbed value as float32 stores it, so the step divided by is the step taken.
+      const plus = Math.fround(values[i]! + h);
+      const minus = Math.fround(values[i]! - h);
+      fd.push((probe.loss('surrogate', shifted(probe.phi0, name, i, plus - values[i]!)) - probe.loss('surrogate', shifted(probe.phi0, name, i, minus - values[i]!))) / (plus - minus));
+    }
+    const norm = (a: number[]) => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
+    const diff = norm(ad.map((a, j) => a - fd[j]!));
+    const scale = Math.max(norm(ad), norm(fd));
+    const dot = ad.reduce((s, a, j) => s + a * fd[j]!, 0);
+    return {
+      tensor: name,
+      size: values.length,
+      checked: ad.length,
+      relativeError: scale === 0 ? 0 : diff / scale,
+      cosine: norm(ad) * norm(fd) === 0 ? Number.NaN : dot / (norm(ad) * norm(fd)),
+      autodiffNorm: norm(ad),
+      fdNorm: norm(fd),
+      roundoffFloor: (2 ** -23 * Math.max(loss0, 1e-30)) / h,
+      directional: { autodiff: dirAd, fd: dirFd, relativeError: dirScale === 0 ? 0 : Math.abs(dirFd - dirAd) / dirScale },
+    };
+  });
+}
+
+function quantizedCheck(probe: PhiProbe, picks: Map<string, number[]>, relStep: number): QuantizedCheck {
+  let zeros = 0;
+  let count = 0;
+  let maxDiff = 0;
+  let maxSlope = 0;
+  for (const [name, values] of probe.phi0) {
+    const h = relStep * rms(values);
+    for (const i of picks.get(name)!) {
+      const d = probe.loss('quantized', shifted(probe.phi0, name, i, h)) - probe.loss('quantized', shifted(probe.phi0, name, i, -h));
+      count++;
+      if (d === 0) zeros++;
+      maxDiff = Math.max(maxDiff, Math.abs(d));
+      maxSlope = Math.max(maxSlope, Math.abs(d) / (2 * h));
+    }
+  }
+  return { step: relStep, differences: count, zeroFraction: zeros / count, maxAbsDifference: maxDiff, maxAbsSlope: maxSlope };
+}
+
+const normOf = (tensors: Iterable<Tensor>) => Math.sqrt([...tensors].reduce((s, t) => s + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]!), 0));
+
+/** (a): the chain φ → m → W_meta → W̃ → Ŵ → L for this mode and φ-path, with each factor's norm. */
+function describeChain(config: TrainConfig, step: MetaQuantStep, q: WeightQuantizer, probe: PhiProbe, alpha: number, autodiff: Map<string, Float32Array>): GradcheckReport['chain'] {
+  const { wMeta, calibration, m0, inputs, state } = probe.parts;
+  const { gHat, delta } = probe.backprop();
+  const aPrime = new Map([...wMeta].map(([l, w]) => [l, tf.keep(preQuantizeDerivative(q, w))]));
+  const lookaheadJacobian = new Map([...calibration].map(([l, c]) => [l, tf.keep(tf.mul(c, -alpha))]));
+  const cotangent = [...delta].map(([l, d]) => tf.keep(tf.mul(tf.mul(calibration.get(l)!, d), -alpha)));
+  const formula =
+    config.mqMode === 'code'
+      ? [
+          'L(φ) = CE(f(x; Ŵ)), Ŵ = Q(W̃), W̃ = A(W_meta)',
+          'W_meta = W − α·(cal⊙m + stopgrad(G − cal⊙m)): value W − α·G, gradient only through m (the reference)',
+          'm = M_φ(g_Ŵ^{t−1}, W̃^{t−1}) (inputs from the previous iteration, constants)',
+          '∂W̃/∂φ = A′(W_meta) ⊙ (−α·cal) ⊙ ∂m/∂φ: W̃ here is this iteration\'s look-ahead W̃^t, which depends on φ; W̃^{t−1} is an input',
+        ]
+      : [
+          'L(φ) = CE(f(x; Ŵ)), Ŵ = Q(W̃), W̃ = A(W_meta)',
+          'W_meta = W − α·π(cal⊙m): the post-update weight (paper mode); the step differentiates it as W − α·cal⊙m (π taken as identity in the derivative)',
+          'm = M_φ(g_Ŵ^{t−1}, W̃^{t−1}) (inputs from the previous iteration, constants)',
+          '∂W̃/∂φ = A′(W_meta) ⊙ (−α·cal) ⊙ ∂m/∂φ',
+        ];
+  formula.push(
+    config.phiPath === 'ste'
+      ? '∂L/∂φ = Σ (∂L/∂Ŵ) · STE(∂Ŵ/∂W̃) · A′ · (−α·cal) · ∂m/∂φ = VJP of M_φ with cotangent −α·cal⊙δ, δ = ∂L/∂W_meta through STE'
+      : config.phiPath === 'meta'
+        ? '∂L/∂φ = Σ M_φ(g_Ŵ^t, W̃^t) · A′ · (−α·cal) · ∂m/∂φ (Eq. 8: the meta output replaces ∂L/∂W̃)'
+        : '∂L/∂φ is not formed: the zeroth-order path estimates it from L(Q(·)) differences; the autodiff column below is the STE path\'s value',
+  );
+  formula.push('true ∂Ŵ/∂W̃ = 0 almost everywhere (Q is piecewise constant), so the true ∂L/∂φ is 0 wherever it exists: see (c)');
+  let eq8: number | null = null;
+  if (config.phiPath === 'meta') {
+    eq8 = tf.tidy(() => {
+      const mState = step.metaNetwork.forward(inputs, state).state;
+      const now = {
+        gHat: tf.concat([...gHat.values()].map((t) => tf.reshape(t, [-1]))),
+        wTilde: tf.concat([...wMeta.values()].map((w) => tf.reshape(q.preQuantize(w), [-1]))),
+      };
+      return normOf([step.metaNetwork.forward(now, mState).metaGrad]);
+    });
+  }
+  const terms: ChainTerm[] = [
+    { symbol: '∂L/∂Ŵ', meaning: 'g_Ŵ^t, ordinary backprop to the quantized weights', norm: normOf(gHat.values()) },
+    { symbol: '∂Ŵ/∂W̃ (true)', meaning: 'derivative of the quantizer Q: zero almost everywhere', norm: 0 },
+    { symbol: 'δ = ∂L/∂W_meta (STE)', meaning: "the gradient with Q's straight-through stand-in (what the 'ste' φ-path uses)", norm: normOf(delta.values()) },
+    ...(eq8 !== null ? [{ symbol: 'M_φ(g_Ŵ^t, W̃^t)', meaning: "Eq. 8's replacement for ∂L/∂W̃ ('meta' φ-path)", norm: eq8 }] : []),
+    { symbol: "A′(W_meta) = ∂W̃/∂W_meta", meaning: `pre-quantization derivative (${q.name === 'dorefa' ? '(1 − tanh²)/(2·max|tanh|)' : 'W̃ = W: 1'})`, norm: normOf(aPrime.values()) },
+    { symbol: '∂W_meta/∂m = −α·cal', meaning: 'the look-ahead: elementwise −α times the calibration', norm: normOf(lookaheadJacobian.values()) },
+    { symbol: 'm = M_φ(g_Ŵ^{t−1}, W̃^{t−1})', meaning: 'the meta-gradient at last iteration\'s inputs', norm: normOf(m0.values()) },
+    { symbol: 'g_Ŵ^{t−1}', meaning: 'meta input (constant)', norm: normOf([inputs.gHat]) },
+    { symbol: 'W̃^{t−1}', meaning: 'meta input (constant)', norm: normOf([inputs.wTilde]) },
+    { symbol: 'u = −α·cal⊙δ', meaning: "cotangent back-propagated through M_φ ('ste' φ-path)", norm: normOf(cotangent) },
+  ];
+  tf.dispose([...gHat.values(), ...delta.values(), ...aPrime.values(), ...lookaheadJacobian.values(), ...cotangent]);
+  const autodiffNorms = Object.fromEntries([...autodiff].map(([k, g]) => [k, Math.sqrt(g.reduce((s, x) => s + x * x, 0))]));
+  return { formula, terms, autodiffNorms };
+}
