@@ -8,10 +8,10 @@ import { choiceOption } from './options.js';
 export function exportCommand(): Command {
   const formats = Object.keys(EXPORT_FORMATS);
   return new Command('export')
-    .description('export a trained checkpoint for deployment: ' + formats.map((f) => `${f} (${EXPORT_FORMATS[f]!.describe})`).join('; '))
+    .description(`export a trained checkpoint for deployment (--format ${formats.join('|')})`)
     .requiredOption('--checkpoint <path>', 'run folder or checkpoint file')
-    .addOption(choiceOption('--format <name>', 'export format', formats).makeOptionMandatory())
-    .requiredOption('--out <path>', 'output folder (tfjs) or file (packed)')
+    .addOption(choiceOption('--format <name>', formats.map((f) => `${f}: ${EXPORT_FORMATS[f]!.describe}`).join('; '), formats).makeOptionMandatory())
+    .requiredOption('--out <path>', 'output folder (tfjs) or file (onnx, packed)')
     .addOption(choiceOption('--backend <name>', 'TensorFlow.js backend used to quantize', BACKENDS, 'wasm'))
     .option('--json', 'print one JSON object as the last stdout line', false)
     .action(async (o: Record<string, unknown>) => {
