@@ -9,7 +9,7 @@ import { MQ_MODES, PHI_PATHS } from './metaquant-step.js';
 export const QUANTIZER_CHOICES = ['dorefa', 'bwn', 'ternary', 'sign', 'none'] as const;
 /** Training methods: the STE baselines, MetaQuant, and the ablations of the critique issue. */
 export const METHODS = ['ste', 'clipped-ste', 'metaquant'] as const;
-export const ON_NAN = ['stop'] as const;
+export const ON_NAN = ['stop', 'skip-batch', 'rollback'] as const;
 
 const enumOf = <T extends readonly [string, ...string[]]>(values: T, what: string) =>
   z.string().refine((v) => (values as readonly string[]).includes(v), { message: `unknown ${what}; expected one of: ${values.join(', ')}` }).transform((v) => v as T[number]);
@@ -57,6 +57,12 @@ export const TrainConfigSchema = z.object({
   out: z.string().optional(),
   onNan: enumOf(ON_NAN, 'on-nan policy').default('stop'),
   checkpointEvery: z.number().int().positive().optional(),
+  /** --on-nan rollback: give up after this many rollbacks without a new checkpoint in between. */
+  maxRollbacks: z.number().int().positive().default(3),
+  /** Refuse runs whose estimated memory exceeds this (default: the free memory of the machine). */
+  maxMemoryGiB: z.number().positive().optional(),
+  /** Testing aid (real option, hidden from --help): these global steps (1-based) see an all-NaN input batch, once each. */
+  injectNanAtSteps: z.array(z.number().int().positive()).optional(),
 });
 
 export type TrainConfig = z.output<typeof TrainConfigSchema>;

@@ -11,6 +11,7 @@ import { FlipTracker, MeanAccumulator, cosine } from '../analysis/diagnostics.js
 import { disposeMap, loadTensor, loadTensorMap, replaceKept, saveTensor, saveTensorMap, type SavedTensor } from './tensor-state.js';
 import type { StepContext, StepResult, TrainStep } from './step.js';
 import { UsageError } from '../util/errors.js';
+import { FiniteCheck } from './finite-check.js';
 
 export const MQ_MODES = ['code', 'paper'] as const;
 export type MetaQuantMode = (typeof MQ_MODES)[number];
@@ -74,6 +75,9 @@ interface SavedMetaQuantState {
   wTildePrev: Record<string, SavedTensor>;
   lookahead: Record<string, SavedTensor>;
   lstm: { h: SavedTensor; c: SavedTensor } | null;
+  /** Diagnostics in progress (absent in older checkpoints). */
+  flips?: Record<string, SavedTensor>;
+  diagnostics?: ReturnType<MeanAccumulator['getState']>;
 }
 
 /**
@@ -98,6 +102,10 @@ export class MetaQuantStep implements TrainStep {
   private lstm: LstmState | null = null;
   private readonly flips = new FlipTracker();
   private readonly diag = new MeanAccumulator();
+  /** NaN/Inf probes of this step's meta output and gradients (read back once per step). */
+  private readonly finite = new FiniteCheck();
+  /** The meta learning rate's multiplier this step (StepContext.metaLrScale). */
+  private metaLrScale = 1;
   /** Set by `step` when `recordTrace` is true. */
   lastTrace: MetaQuantTrace | null = null;
   recordTrace = false;
@@ -151,7 +159,8 @@ export class MetaQuantStep implements TrainStep {
 
   step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
     const t0 = performance.now();
-    const result = !this.started
+    this.metaLrScale = ctx.metaLrScale ?? 1;
+    const result: StepResult = !this.started
       ? this.firstIteration(images, labels)
       : this.options.mode === 'code'
         ? this.codeIteration(images, labels, ctx)
@@ -160,6 +169,7 @@ export class MetaQuantStep implements TrainStep {
     this.diag.add('stepSeconds', (performance.now() - t0) / 1000);
     const c = this.meta.effectiveScalar();
     if (c !== null) this.diag.add('metaC', c);
+    result.nonFinite = this.finite.take();
     return result;
   }
 
@@ -195,6 +205,7 @@ export class MetaQuantStep implements TrainStep {
     }
     const cotangent = this.phiCotangent(forward, calibration, alpha, eq8State);
     const pass = this.metaPass(inputs, this.lstm ?? undefined, cotangent);
+    this.finite.watch('meta output', pass.metaGrad);
     if (eq8State) tf.dispose([eq8State.h, eq8State.c]);
     tf.dispose([inputs.gHat, inputs.wTilde]);
     if (cotangent) cotangent.dispose();
@@ -234,6 +245,7 @@ export class MetaQuantStep implements TrainStep {
     let metaStart = performance.now();
     const inputs = this.metaInputs();
     const values = this.metaPass(inputs, this.lstm ?? undefined, null);
+    this.finite.watch('meta output', values.metaGrad);
     const metaGrads = this.splitToLayers(values.metaGrad, true);
     values.metaGrad.dispose();
     const calibratedGrads = new Map(this.layers.map((l) => [l, tf.keep(tf.mul(calibration.get(l)!, metaGrads.get(l)!))]));
@@ -295,6 +307,7 @@ export class MetaQuantStep implements TrainStep {
       },
     };
     const { loss, correct, grads } = lossAndGradients(this.model, images, labels, hooks, this.baseVars);
+    this.finite.watch('gradient', grads.values());
     if (trace) for (const [k, v] of wMetas) trace.wMeta.set(k, tf.keep(v.clone()));
     return { loss, correct, grads, captures, wHats, wMetas };
   }
@@ -383,7 +396,7 @@ export class MetaQuantStep implements TrainStep {
 
   private metaStep(phiGrads: Map<string, Tensor>, lrMultiplier: number): void {
     if (this.options.freezePhi || this.options.detachPhi) return;
-    this.metaAdam.lr = this.options.metaLr * (this.options.mode === 'paper' ? lrMultiplier : 1);
+    this.metaAdam.lr = this.options.metaLr * this.metaLrScale * (this.options.mode === 'paper' ? lrMultiplier : 1);
     this.metaAdam.step(this.meta.params, phiGrads);
   }
 
@@ -562,6 +575,8 @@ export class MetaQuantStep implements TrainStep {
       wTildePrev: saveTensorMap(this.wTildePrev),
       lookahead: saveTensorMap(this.lookahead),
       lstm: this.lstm ? { h: saveTensor(this.lstm.h), c: saveTensor(this.lstm.c) } : null,
+      flips: this.flips.getState(),
+      diagnostics: this.diag.getState(),
     };
   }
 
@@ -577,6 +592,8 @@ export class MetaQuantStep implements TrainStep {
     }
     if (this.lstm) tf.dispose([this.lstm.h, this.lstm.c]);
     this.lstm = s.lstm ? { h: loadTensor(s.lstm.h), c: loadTensor(s.lstm.c) } : null;
+    this.flips.setState(s.flips);
+    this.diag.setState(s.diagnostics);
   }
 
   /** The meta optimizer (exposed for the parity test, which compares its state). */
@@ -593,6 +610,7 @@ export class MetaQuantStep implements TrainStep {
     disposeMap(this.lookahead);
     if (this.lstm) tf.dispose([this.lstm.h, this.lstm.c]);
     this.flips.dispose();
+    this.finite.dispose();
     if (this.lastTrace) disposeTrace(this.lastTrace);
   }
 }
