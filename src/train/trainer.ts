@@ -208,7 +208,7 @@ export class Trainer {
   }
 
   /** Reopens a run folder and continues exactly where its last checkpoint left off. */
-  static async resume(runDir: string, overrides: { epochs?: number } = {}): Promise<Trainer> {
+  static async resume(runDir: string, overrides: { epochs?: number; lr?: number; metaLr?: number } = {}): Promise<Trainer> {
     removeStaleTempFiles(runDir);
     const { payload: saved, file } = readCheckpointPayload(runDir);
     const config = configFromFile({ ...saved.config, ...overrides, out: runDir }, file);
