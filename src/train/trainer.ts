@@ -214,23 +214,7 @@ export class Trainer {
     const config = configFromFile({ ...saved.config, ...overrides, out: runDir }, file);
     await useBackend(config.backend);
     const dataset = await datasetFor(config);
-    const model = modelFromPayload(saved, file);
-    let step: TrainStep;
-    try {
-      checkRunMemory(config, model);
-      step = createStep(config, model);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
-    try {
-      step.setState(saved.stepState);
-    } catch (err) {
-      step.dispose();
-      model.dispose();
-      if (err instanceof MetaquantError) throw err;
-      throw new InputFileError(file, `its training state does not fit this run (${(err as Error).message})`);
-    }
+    const { model, step } = restoreTraining(saved, file, config);
     const trainer = new Trainer(config, dataset, model, step, runDir, saved);
     // A kill between the checkpoint and the metrics write leaves metrics.jsonl behind; heal it.
     trainer.writeMetrics();
@@ -430,6 +414,32 @@ function removeStaleTempFiles(runDir: string): void {
     return;
   }
   for (const n of names) if (/^\.(checkpoint\.mqc|metrics\.jsonl|config\.json)\..*\.tmp$/.test(n)) rmSync(join(runDir, n), { force: true });
+}
+
+/**
+ * The model and step strategy a checkpoint describes, with its weights and training state loaded;
+ * anything that does not fit is an InputFileError naming the file. The memory check runs before
+ * the step allocates its state.
+ */
+export function restoreTraining(saved: CheckpointPayload, file: string, config: TrainConfig = configFromFile({ ...saved.config }, file)): { model: QuantizedModel; step: TrainStep } {
+  const model = modelFromPayload(saved, file);
+  let step: TrainStep;
+  try {
+    checkRunMemory(config, model);
+    step = createStep(config, model);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  try {
+    step.setState(saved.stepState);
+  } catch (err) {
+    step.dispose();
+    model.dispose();
+    if (err instanceof MetaquantError) throw err;
+    throw new InputFileError(file, `its training state does not fit this run (${(err as Error).message})`);
+  }
+  return { model, step };
 }
 
 /** `--init`: copies every parameter whose name and shape match (e.g. a float model into a quantized one). */
