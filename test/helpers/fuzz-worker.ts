@@ -9,6 +9,7 @@ const mod = (await import(url)) as Record<string, unknown>;
 const read = mod[name];
 if (typeof read !== 'function') throw new Error(`${module} has no function export '${name}'`);
 await (mod.ready as Promise<void> | undefined);
+parentPort!.postMessage({ ready: true });
 parentPort!.on('message', (m: { index: number; bytes: Uint8Array }) => {
   parentPort!.postMessage({ index: m.index, ...tryRead(read as (b: Uint8Array) => unknown, m.bytes, expectedErrors) });
 });

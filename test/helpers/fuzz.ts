@@ -209,28 +209,31 @@ function runWorker(
   });
   return new Promise((resolve) => {
     let i = start;
-    let timer: NodeJS.Timeout | undefined;
-    let ready = false;
     const finish = (nextIndex: number) => {
       clearTimeout(timer);
       worker.removeAllListeners();
       void worker.terminate();
       resolve(nextIndex);
     };
+    // Loading the reader's module may take a while; each input then gets 5 × the per-input bound.
+    let timer: NodeJS.Timeout = setTimeout(() => {
+      report.failures.push({ name: '(worker start)', problem: `${reader.module} did not load within 60 s` });
+      finish(variants.length);
+    }, 60_000);
     const send = () => {
       if (i >= variants.length) return finish(i);
-      // The watchdog: generous for the first input (module loading), then the per-input bound × 5.
       timer = setTimeout(() => {
         report.failures.push({ name: variants[i]!.name, problem: `no answer within ${timeoutMs * 5} ms (hang)` });
         finish(i + 1);
-      }, ready ? timeoutMs * 5 : 60_000);
+      }, timeoutMs * 5);
       worker.postMessage({ index: i, bytes: variants[i]!.bytes });
     };
-    worker.on('message', (m: { index: number; outcome: string; ms: number; memory: number }) => {
+    worker.on('message', (m: { ready?: boolean; index: number; outcome: string; ms: number; memory: number }) => {
       clearTimeout(timer);
-      ready = true;
-      record(variants[m.index]!, m);
-      i = m.index + 1;
+      if (!m.ready) {
+        record(variants[m.index]!, m);
+        i = m.index + 1;
+      }
       send();
     });
     worker.on('error', (err) => {
@@ -243,7 +246,6 @@ function runWorker(
         finish(i + 1);
       }
     });
-    send();
   });
 }
 
