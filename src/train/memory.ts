@@ -3,7 +3,7 @@
 // of an out-of-memory crash hours later.
 import { freemem } from 'node:os';
 import { tf } from '../engine/tf.js';
-import type { QuantizedModel } from '../models/model.js';
+import { QuantizedModel, type ModelConfig } from '../models/model.js';
 import { lstmStateBytes } from '../meta/lstm.js';
 import { UsageError } from '../util/errors.js';
 import type { TrainConfig } from './config.js';
@@ -80,4 +80,22 @@ export function checkRunMemory(config: TrainConfig, model: QuantizedModel): Memo
     );
   }
   return e;
+}
+
+/**
+ * Builds the model, refusing before allocation a parameter count that cannot fit the memory
+ * limit (each parameter needs at least its value, its gradient and an optimizer slot).
+ */
+export function buildModelWithinMemory(config: TrainConfig, modelConfig: ModelConfig): QuantizedModel {
+  const limit = memoryLimit(config);
+  const maxParameters = Math.floor(limit.bytes / (3 * FLOAT));
+  try {
+    return new QuantizedModel(modelConfig, { maxParameters });
+  } catch (err) {
+    if (!(err instanceof Error) || !/above \d+ parameters/.test(err.message)) throw err;
+    throw new UsageError(
+      `the ${modelConfig.arch} model needs more than ${maxParameters} parameters, which cannot fit ${limit.source} (${gib(limit.bytes)}) ` +
+        `at ${3 * FLOAT} bytes each (value, gradient, optimizer state); use a smaller model or raise --max-memory`,
+    );
+  }
 }

@@ -19,7 +19,7 @@ import type { TrainStep } from './step.js';
 import { evaluate } from './evaluate.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { modelFromPayload, readCheckpointPayload } from './checkpoint-payload.js';
-import { checkRunMemory } from './memory.js';
+import { buildModelWithinMemory, checkRunMemory } from './memory.js';
 import type { QuantizerConfig } from '../quantizers/types.js';
 
 /** One line of metrics.jsonl. */
@@ -193,7 +193,7 @@ export class Trainer {
     const config = parseTrainConfig(input);
     await useBackend(config.backend);
     const dataset = await datasetFor(config);
-    const model = new QuantizedModel(modelConfigFor(config, dataset));
+    const model = buildModelWithinMemory(config, modelConfigFor(config, dataset));
     try {
       checkRunMemory(config, model);
       if (config.init) initialiseFrom(model, config.init);
