@@ -12,4 +12,5 @@ export { BaseOptimizer, TorchAdam, OPTIMIZERS, type OptimizerConfig } from './tr
 export { SteStep } from './train/ste-step.js';
 export { MetaQuantStep, MQ_MODES, PHI_PATHS, type MetaQuantOptions, type PhiProbe } from './train/metaquant-step.js';
 export { evaluate } from './train/evaluate.js';
-export { MetaquantError, UsageError, InputFileError, NonFiniteError } from './util/errors.js';
+export { MetaquantError, UsageError, InputFileError, NonFiniteError, InterruptedError } from './util/errors.js';
+export { estimateRunMemory, type MemoryEstimate } from './train/memory.js';
