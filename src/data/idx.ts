@@ -120,10 +120,7 @@ export function decodeIdxBytes(raw: Uint8Array, file: string, role: IdxRole): Id
       return gunzipSync(input, options);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ERR_BUFFER_TOO_LARGE') {
-        if (what === 'header') return Buffer.alloc(0);
-        throw new InputFileError(file, `decompresses to more than the ${what}`);
-      }
+      if (code === 'ERR_BUFFER_TOO_LARGE') throw new InputFileError(file, `decompresses to more than the ${what}`);
       throw new InputFileError(file, `is not valid gzip data (truncated or corrupt: ${(err as Error).message})`);
     }
   };
@@ -134,8 +131,8 @@ export function decodeIdxBytes(raw: Uint8Array, file: string, role: IdxRole): Id
   try {
     header = parseIdxHeader(prefix, file, role);
   } catch (err) {
-    // A short header in the flushed prefix may be a truncated gzip stream: say so if it is.
-    gunzip(raw, { maxOutputLength: prefix.length + 1 }, 'header').subarray(0, 0);
+    // A header cut short may be a truncated gzip stream: report that instead when it is.
+    if (prefix.length < 4 + 4 * 255) assertCompleteGzip(raw, prefix.length, file);
     throw err;
   }
   const { headerLength, declared, dims } = header;
@@ -147,6 +144,16 @@ export function decodeIdxBytes(raw: Uint8Array, file: string, role: IdxRole): Id
     );
   }
   return parseIdx(gunzip(raw, { maxOutputLength: expected }, `${expected} bytes its IDX header declares`), file, role);
+}
+
+/** Throws the gzip error of a stream that decompresses to at most `size` bytes but is incomplete. */
+function assertCompleteGzip(raw: Uint8Array, size: number, file: string): void {
+  try {
+    gunzipSync(raw, { maxOutputLength: size + 1 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return;
+    throw new InputFileError(file, `is not valid gzip data (truncated or corrupt: ${(err as Error).message})`);
+  }
 }
 
 /** Reads an IDX file, raw or gzip. */

@@ -67,10 +67,9 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const r = await p.exit;
     assert.equal(r.code, code, p.stderr());
     assert.match(p.stderr(), new RegExp(`interrupted by ${signal}; checkpoint written at epoch \\d+, after step \\d+ in ${out}; continue with: metaquant train --resume ${out}`));
+    // The checkpoint is the one written on the signal (the resume itself is exercised by the SIGKILL test).
     const { payload } = readCheckpointPayload(out);
-    const resumed = spawnSync(process.execPath, [MAIN, 'train', '--resume', out, '--epochs', String(payload.position!.epoch + 1), '--json'], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(resumed.status, 0, resumed.stderr);
-    assert.equal(JSON.parse(resumed.stdout.trim().split('\n').pop()!).epochs, payload.position!.epoch + 1);
+    assert.match(p.stderr(), new RegExp(`checkpoint written at epoch ${payload.position!.epoch + 1}, after step ${payload.position!.batch} `));
   });
 }
 
