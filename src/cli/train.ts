@@ -138,7 +138,6 @@ export function trainCommand(): Command {
   return cmd;
 }
 
-
 /**
  * SIGINT/SIGTERM during training: the first one lets the current step finish, write a checkpoint
  * and exit 130/143 (see Trainer.run); a second one exits at once (the last checkpoint is intact,

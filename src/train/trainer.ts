@@ -167,6 +167,7 @@ export class Trainer {
   private lastSavedAt: string | null = null;
   private consecutiveRollbacks = 0;
   private readonly pendingNan: Set<number>;
+  readonly history: EpochMetrics[];
 
   private constructor(
     readonly config: TrainConfig,
@@ -185,8 +186,6 @@ export class Trainer {
     this.pendingNan = new Set(config.injectNanAtSteps ?? []);
     if (saved) this.lastSavedAt = describePosition(this.position);
   }
-
-  readonly history: EpochMetrics[];
 
   /** Builds a fresh run from a config (validated here). */
   static async create(input: unknown): Promise<Trainer> {
@@ -246,6 +245,8 @@ export class Trainer {
         if (this.pendingNan.delete(this.globalStep)) batch.images.fill(Number.NaN);
         const x = tf.tensor4d(batch.images, [batch.size, h, w, c]);
         const y = tf.tensor1d(batch.labels, 'int32');
+        // skip-batch copies the weights and step state out before each step (a memcpy of the
+        // model and optimizer state; on the CPU/wasm backends small next to the step itself).
         const before = config.onNan === 'skip-batch' ? this.snapshot() : null;
         const result = this.step.step(x, y, { epoch, batchIndex: b, lr, lrMultiplier: multiplier, metaLrScale: this.lrScale });
         tf.dispose([x, y]);
