@@ -1,4 +1,5 @@
 import { tf, type Tensor } from '../engine/tf.js';
+import { loadTensorMap, saveTensorMap, type SavedTensor } from '../train/tensor-state.js';
 
 /** Running means of named per-step scalars, taken once per epoch. */
 export class MeanAccumulator {
@@ -17,6 +18,16 @@ export class MeanAccumulator {
     for (const [k, s] of this.sums) out[k] = s.sum / s.n;
     this.sums.clear();
     return out;
+  }
+
+  /** The running sums as plain data (checkpoints: resumed epochs report the same means). */
+  getState(): Record<string, { sum: number; n: number }> {
+    return Object.fromEntries([...this.sums].map(([k, s]) => [k, { ...s }]));
+  }
+
+  setState(state: Record<string, { sum: number; n: number }> | undefined): void {
+    this.sums.clear();
+    for (const [k, s] of Object.entries(state ?? {})) this.sums.set(k, { ...s });
   }
 }
 
@@ -43,6 +54,16 @@ export class FlipTracker {
       this.previous.set(name, tf.keep(w.clone()));
     }
     return compared && total > 0 ? changed / total : Number.NaN;
+  }
+
+  /** The last recorded Ŵ per layer, as plain data. */
+  getState(): Record<string, SavedTensor> {
+    return saveTensorMap(this.previous);
+  }
+
+  setState(state: Record<string, SavedTensor> | undefined): void {
+    this.dispose();
+    for (const [k, v] of loadTensorMap(state ?? {})) this.previous.set(k, v);
   }
 
   dispose(): void {

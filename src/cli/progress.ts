@@ -18,9 +18,10 @@ function formatMetrics(m: EpochMetrics): string {
  * terminal, one plain line per epoch otherwise (logs, CI, pipes).
  */
 export function progressCallbacks(totalEpochs: number, quiet: boolean): TrainCallbacks {
-  if (quiet) return {};
+  const onNonFinite = (message: string) => process.stderr.write(`metaquant: ${message}\n`);
+  if (quiet) return { onNonFinite };
   if (!process.stderr.isTTY) {
-    return { onEpochEnd: (m) => process.stderr.write(formatMetrics(m) + '\n') };
+    return { onEpochEnd: (m) => process.stderr.write(formatMetrics(m) + '\n'), onNonFinite };
   }
   let bar: cliProgress.SingleBar | undefined;
   return {
@@ -39,6 +40,7 @@ export function progressCallbacks(totalEpochs: number, quiet: boolean): TrainCal
     onBatch(p) {
       bar?.update(p.batch + 1, { loss: p.loss.toFixed(4), acc: (p.accuracy * 100).toFixed(2), ips: p.imagesPerSecond.toFixed(0) });
     },
+    onNonFinite,
     onEpochEnd(m) {
       bar?.stop();
       process.stderr.write(formatMetrics(m) + '\n');

@@ -1,6 +1,6 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { Trainer } from '../train/trainer.js';
-import { METHODS, QUANTIZER_CHOICES } from '../train/config.js';
+import { METHODS, ON_NAN, QUANTIZER_CHOICES } from '../train/config.js';
 import { OPTIMIZERS } from '../train/optimizers.js';
 import { SCHEDULES } from '../train/schedules.js';
 import { META_ACTIVATIONS, META_KINDS } from '../meta/types.js';
@@ -55,7 +55,12 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--seed <n>', 'random seed (weights, data order, augmentation, meta network)', parseInteger, 1)
     .addOption(choiceOption('--backend <name>', 'TensorFlow.js backend (tensorflow = @tensorflow/tfjs-node if installed)', BACKENDS, 'wasm'))
     .option('--init <checkpoint>', 'start from the weights of a run folder or checkpoint (e.g. a float model)')
-    .option('--out <dir>', 'run folder (default runs/<timestamp>)');
+    .option('--out <dir>', 'run folder (default runs/<timestamp>)')
+    .addOption(choiceOption('--on-nan <policy>', 'when the loss, meta output or a gradient is NaN/Inf: stop, skip-batch (discard the step), rollback (last checkpoint, halved learning rates)', ON_NAN, 'stop'))
+    .option('--max-rollbacks <n>', '--on-nan rollback: give up after this many consecutive rollbacks', parseInteger, 3)
+    .option('--checkpoint-every <steps>', 'also write a checkpoint every this many steps (default: every epoch only)', parseInteger)
+    .option('--max-memory <GiB>', 'refuse runs estimated above this much memory (default: the free memory)', parseNumber)
+    .addOption(new Option('--inject-nan <steps>', 'testing: feed an all-NaN batch at these global steps').argParser(parseIntegerList).hideHelp());
 }
 
 /** Maps parsed commander options to the TrainConfig fields. */
@@ -102,6 +107,11 @@ export function trainConfigFromOptions(o: Record<string, unknown>): Record<strin
     backend: o.backend,
     init: o.init,
     out: o.out,
+    onNan: o.onNan,
+    maxRollbacks: o.maxRollbacks,
+    checkpointEvery: o.checkpointEvery,
+    maxMemoryGiB: o.maxMemory,
+    injectNanAtSteps: o.injectNan,
   };
 }
 
@@ -121,7 +131,7 @@ export function trainCommand(): Command {
           `${trainer.config.estimator}${trainer.config.estimator === 'metaquant' ? `:${trainer.config.meta} (${trainer.config.mqMode} mode)` : ''}, ` +
           `${trainer.config.optimizer} lr ${trainer.config.lr}, backend ${trainer.config.backend}; run folder ${trainer.out}\n`,
       );
-      const result = await trainer.run(progressCallbacks(trainer.config.epochs, Boolean(o.quiet)));
+      const result = await withInterruptSignals((signal) => trainer.run(progressCallbacks(trainer.config.epochs, Boolean(o.quiet)), { signal }));
       trainer.dispose();
       const summary = {
         testAccuracy: result.testAccuracy,
@@ -137,3 +147,26 @@ export function trainCommand(): Command {
   return cmd;
 }
 
+/**
+ * SIGINT/SIGTERM during training: the first one lets the current step finish, write a checkpoint
+ * and exit 130/143 (see Trainer.run); a second one exits at once (the last checkpoint is intact,
+ * as checkpoints are written atomically).
+ */
+async function withInterruptSignals<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const handler = (name: 'SIGINT' | 'SIGTERM') => {
+    if (controller.signal.aborted) process.exit(name === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\nmetaquant: ${name} received; finishing this step and writing a checkpoint (again to quit at once)\n`);
+    controller.abort(name);
+  };
+  const onInt = () => handler('SIGINT');
+  const onTerm = () => handler('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    return await body(controller.signal);
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+}

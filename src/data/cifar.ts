@@ -49,7 +49,11 @@ function recordBytes(format: CifarFormat): number {
 
 /** Number of records in a file, from its size alone (so nothing is read or allocated if it is wrong). */
 function recordCount(path: string, format: CifarFormat): number {
-  const size = regularFileSize(path);
+  return recordCountOf(regularFileSize(path), path, format);
+}
+
+/** Number of records in `size` bytes of a CIFAR file, or an InputFileError. */
+export function recordCountOf(size: number, path: string, format: CifarFormat): number {
   const record = recordBytes(format);
   if (size === 0 || size % record !== 0) {
     throw new InputFileError(
@@ -66,9 +70,14 @@ function recordCount(path: string, format: CifarFormat): number {
  * returns how many were decoded. Labels of the whole file are checked before converting.
  */
 function decodeCifarFile(path: string, format: CifarFormat, split: DataSplit, start: number, maxRecords: number): number {
-  const bytes = readInputFile(path);
+  return decodeCifarBytes(readInputFile(path), path, format, split, start, maxRecords);
+}
+
+/** decodeCifarFile on bytes already read (`path` names them in errors). */
+export function decodeCifarBytes(bytes: Uint8Array, path: string, format: CifarFormat, split: DataSplit, start: number, maxRecords: number): number {
   const record = recordBytes(format);
-  const records = bytes.length / record;
+  const records = recordCountOf(bytes.length, path, format);
+  if (start + Math.min(records, maxRecords) > split.count) throw new InputFileError(path, `holds more records than its size announced`);
   for (let r = 0; r < records; r++) {
     for (let b = 0; b < format.labelLimits.length; b++) {
       const label = bytes[r * record + b]!;

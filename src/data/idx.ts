@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import type { DataSplit, Dataset } from './types.js';
 import { InputFileError, UsageError } from '../util/errors.js';
-import { UNIT_BYTE, isDirectory, isFile, readMaybeGzipped } from './files.js';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { MAX_INPUT_BYTES, UNIT_BYTE, isDirectory, isFile, isGzip, readInputFile } from './files.js';
 import { createDataset } from './pipeline.js';
 
 const IDX_UNSIGNED_BYTE = 0x08;
@@ -33,8 +34,15 @@ function hex(byte: number): string {
   return '0x' + byte.toString(16).padStart(2, '0');
 }
 
-/** Parses and validates IDX bytes; `file` names the source in error messages. */
-export function parseIdx(bytes: Uint8Array, file: string, role: IdxRole): IdxTensor {
+/** The header of an IDX file: its dimensions and how many bytes of values they declare. */
+interface IdxHeader {
+  dims: number[];
+  headerLength: number;
+  declared: number;
+}
+
+/** Validates the IDX header at the start of `bytes` (which may be only a prefix of the file). */
+function parseIdxHeader(bytes: Uint8Array, file: string, role: IdxRole): IdxHeader {
   const wantDims = EXPECTED_DIMS[role];
   if (bytes.length < 4) {
     throw new InputFileError(file, `is ${bytes.length} bytes, too short for an IDX header`);
@@ -75,6 +83,12 @@ export function parseIdx(bytes: Uint8Array, file: string, role: IdxRole): IdxTen
     dims.push(size);
     declared *= size;
   }
+  return { dims, headerLength, declared };
+}
+
+/** Parses and validates IDX bytes; `file` names the source in error messages. */
+export function parseIdx(bytes: Uint8Array, file: string, role: IdxRole): IdxTensor {
+  const { dims, headerLength, declared } = parseIdxHeader(bytes, file, role);
   const available = bytes.length - headerLength;
   if (declared > available) {
     throw new InputFileError(
@@ -91,9 +105,60 @@ export function parseIdx(bytes: Uint8Array, file: string, role: IdxRole): IdxTen
   return { dims, data: bytes.subarray(headerLength) };
 }
 
-/** Reads an IDX file, raw or gzip (recognised by content, not by name). */
+/** Deflate cannot expand data by more than about 1032:1, so larger claims are corrupt. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/**
+ * IDX bytes, raw or gzip (recognised by content, not by name). A gzip file is decompressed only
+ * up to the size its IDX header declares, and only when that size is possible for its
+ * compressed length, so a corrupt header or a gzip bomb costs an error, not memory.
+ */
+export function decodeIdxBytes(raw: Uint8Array, file: string, role: IdxRole): IdxTensor {
+  if (!isGzip(raw)) return parseIdx(raw, file, role);
+  const gunzip = (input: Uint8Array, options: Parameters<typeof gunzipSync>[1], what: string): Buffer => {
+    try {
+      return gunzipSync(input, options);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE') throw new InputFileError(file, `decompresses to more than the ${what}`);
+      throw new InputFileError(file, `is not valid gzip data (truncated or corrupt: ${(err as Error).message})`);
+    }
+  };
+  // The header comes from the first compressed bytes (a partial, flushed decompression).
+  const probeLength = Math.min(raw.length, 4096);
+  const prefix = gunzip(raw.subarray(0, probeLength), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: probeLength * MAX_DEFLATE_RATIO + 64 }, 'gzip format allows');
+  let header: IdxHeader;
+  try {
+    header = parseIdxHeader(prefix, file, role);
+  } catch (err) {
+    // A header cut short may be a truncated gzip stream: report that instead when it is.
+    if (prefix.length < 4 + 4 * 255) assertCompleteGzip(raw, prefix.length, file);
+    throw err;
+  }
+  const { headerLength, declared, dims } = header;
+  const expected = headerLength + declared;
+  if (expected > MAX_INPUT_BYTES || expected > raw.length * MAX_DEFLATE_RATIO + 1024) {
+    throw new InputFileError(
+      file,
+      `declares shape ${dims.join('×')} = ${declared} bytes of data, more than its ${raw.length} compressed bytes can hold (truncated or wrong header)`,
+    );
+  }
+  return parseIdx(gunzip(raw, { maxOutputLength: expected }, `${expected} bytes its IDX header declares`), file, role);
+}
+
+/** Throws the gzip error of a stream that decompresses to at most `size` bytes but is incomplete. */
+function assertCompleteGzip(raw: Uint8Array, size: number, file: string): void {
+  try {
+    gunzipSync(raw, { maxOutputLength: size + 1 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return;
+    throw new InputFileError(file, `is not valid gzip data (truncated or corrupt: ${(err as Error).message})`);
+  }
+}
+
+/** Reads an IDX file, raw or gzip. */
 export function readIdxFile(path: string, role: IdxRole): IdxTensor {
-  return parseIdx(readMaybeGzipped(path), path, role);
+  return decodeIdxBytes(readInputFile(path), path, role);
 }
 
 /** Images and labels of one split, checked against each other. */

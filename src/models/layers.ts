@@ -49,6 +49,7 @@ export class LayerOps {
   private ensure(name: string, shape: number[], role: Parameters<ParamStore['add']>[0]['role'], layer: string, init: () => Float32Array, trainable = true): Variable {
     if (this.params.has(name)) return this.params.get(name);
     if (!this.initRng) throw new Error(`parameter '${name}' does not exist and the model is already built`);
+    this.params.reserve(name, shape.reduce((a, b) => a * b, 1));
     return this.params.add({ name, shape, role, trainable, layer }, init());
   }
 

@@ -31,14 +31,22 @@ export class QuantizedModel {
   /** Kernel names whose forward uses Q(A(W)), in layer order. */
   readonly quantizedKernels: string[];
 
-  constructor(readonly config: ModelConfig) {
+  /** `maxParameters` bounds what the build may allocate (a model config read from an untrusted file). */
+  constructor(readonly config: ModelConfig, options: { maxParameters?: number } = {}) {
     this.quantizer = config.quantizer ? createQuantizer(config.quantizer) : null;
+    this.params.limit = options.maxParameters;
     // Build: one forward on a single zero image creates every parameter in layer order.
     const initRng = new Rng(`init:${config.seed}`);
-    tf.tidy(() => {
-      const ops = new LayerOps(this.params, identityHooks, false, initRng);
-      getArchitecture(config.arch).forward(ops, tf.zeros([1, ...config.inputShape]), config.numClasses, config.archOptions ?? {});
-    });
+    try {
+      tf.tidy(() => {
+        const ops = new LayerOps(this.params, identityHooks, false, initRng);
+        getArchitecture(config.arch).forward(ops, tf.zeros([1, ...config.inputShape]), config.numClasses, config.archOptions ?? {});
+      });
+    } catch (err) {
+      this.params.dispose();
+      throw err;
+    }
+    this.params.limit = undefined;
     const kernels = this.params.names((p) => p.role === 'kernel');
     const floatKernels = config.keepFirstLastFp ? new Set([kernels[0], kernels[kernels.length - 1]]) : new Set<string>();
     this.quantizedKernels = this.quantizer ? kernels.filter((k) => !floatKernels.has(k)) : [];

@@ -21,6 +21,8 @@ export interface ParamInfo {
 export class ParamStore {
   readonly infos: ParamInfo[] = [];
   private readonly vars = new Map<string, Variable>();
+  /** While set, creating parameters beyond this many elements in total throws (untrusted model configs). */
+  limit: number | undefined;
 
   has(name: string): boolean {
     return this.vars.has(name);
@@ -36,6 +38,13 @@ export class ParamStore {
     const info = this.infos.find((p) => p.name === name);
     if (!info) throw new Error(`no parameter named '${name}'`);
     return info;
+  }
+
+  /** Checks, before anything is allocated, that `count` more elements stay within `limit`. */
+  reserve(name: string, count: number): void {
+    if (this.limit !== undefined && this.totalCount() + count > this.limit) {
+      throw new Error(`parameter '${name}' would bring the model above ${this.limit} parameters`);
+    }
   }
 
   add(info: ParamInfo, values: Float32Array): Variable {

@@ -10,7 +10,7 @@ import { ZO_METHODS } from './zeroth-order.js';
 export const QUANTIZER_CHOICES = ['dorefa', 'bwn', 'ternary', 'sign', 'none'] as const;
 /** Training methods: the STE baselines, MetaQuant, and the ablations of the critique issue. */
 export const METHODS = ['ste', 'clipped-ste', 'metaquant', 'ste-hypergrad'] as const;
-export const ON_NAN = ['stop'] as const;
+export const ON_NAN = ['stop', 'skip-batch', 'rollback'] as const;
 
 const enumOf = <T extends readonly [string, ...string[]]>(values: T, what: string) =>
   z.string().refine((v) => (values as readonly string[]).includes(v), { message: `unknown ${what}; expected one of: ${values.join(', ')}` }).transform((v) => v as T[number]);
@@ -23,7 +23,7 @@ export const TrainConfigSchema = z.object({
   testLimit: z.number().int().positive().optional(),
   augment: z.boolean().optional(),
   model: z.string().default('mlp'),
-  hidden: z.array(z.number().int().positive()).optional(),
+  hidden: z.array(z.number().int().positive().max(2 ** 20)).max(64).optional(),
   quantizer: enumOf(QUANTIZER_CHOICES, 'quantizer').default('dorefa'),
   bits: z.number().int().min(1).max(8).default(1),
   perChannel: z.boolean().default(false),
@@ -33,8 +33,8 @@ export const TrainConfigSchema = z.object({
   /** ste-hypergrad: β of the learning-rate update; null = Baydin et al.'s setting for the optimizer (SGD 1e-3, Adam 1e-7). */
   hypergradBeta: z.number().positive().nullable().default(null),
   meta: enumOf(META_KINDS, 'meta network').default('fcgrad'),
-  metaHidden: z.number().int().positive().default(100),
-  metaLayers: z.number().int().min(2).default(3),
+  metaHidden: z.number().int().positive().max(65536).default(100),
+  metaLayers: z.number().int().min(2).max(64).default(3),
   metaActivation: enumOf(META_ACTIVATIONS, 'meta activation').default('none'),
   metaLr: z.number().positive().default(1e-3),
   mqMode: enumOf(MQ_MODES, 'MetaQuant mode').default('code'),
@@ -63,6 +63,12 @@ export const TrainConfigSchema = z.object({
   out: z.string().optional(),
   onNan: enumOf(ON_NAN, 'on-nan policy').default('stop'),
   checkpointEvery: z.number().int().positive().optional(),
+  /** --on-nan rollback: give up after this many rollbacks without a new checkpoint in between. */
+  maxRollbacks: z.number().int().positive().default(3),
+  /** Refuse runs whose estimated memory exceeds this (default: the free memory of the machine). */
+  maxMemoryGiB: z.number().positive().optional(),
+  /** Testing aid (real option, hidden from --help): these global steps (1-based) see an all-NaN input batch, once each. */
+  injectNanAtSteps: z.array(z.number().int().positive()).optional(),
 });
 
 export type TrainConfig = z.output<typeof TrainConfigSchema>;

@@ -13,6 +13,7 @@ import type { StepContext, StepResult, TrainStep } from './step.js';
 import { UsageError } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { zerothOrderGradient, type ZerothOrderOptions } from './zeroth-order.js';
+import { FiniteCheck } from './finite-check.js';
 
 export const MQ_MODES = ['code', 'paper'] as const;
 export type MetaQuantMode = (typeof MQ_MODES)[number];
@@ -98,6 +99,9 @@ interface SavedMetaQuantState {
   lstm: { h: SavedTensor; c: SavedTensor } | null;
   /** The zeroth-order path's perturbation stream (absent for the other φ-paths). */
   zoRng?: RngState;
+  /** Diagnostics in progress (absent in older checkpoints). */
+  flips?: Record<string, SavedTensor>;
+  diagnostics?: ReturnType<MeanAccumulator['getState']>;
 }
 
 /**
@@ -124,6 +128,10 @@ export class MetaQuantStep implements TrainStep {
   private zoRng: Rng | null = null;
   private readonly flips = new FlipTracker();
   private readonly diag = new MeanAccumulator();
+  /** NaN/Inf probes of this step's meta output and gradients (read back once per step). */
+  private readonly finite = new FiniteCheck();
+  /** The meta learning rate's multiplier this step (StepContext.metaLrScale). */
+  private metaLrScale = 1;
   /** Set by `step` when `recordTrace` is true. */
   lastTrace: MetaQuantTrace | null = null;
   recordTrace = false;
@@ -184,7 +192,8 @@ export class MetaQuantStep implements TrainStep {
 
   step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
     const t0 = performance.now();
-    const result = !this.started
+    this.metaLrScale = ctx.metaLrScale ?? 1;
+    const result: StepResult = !this.started
       ? this.firstIteration(images, labels)
       : this.options.mode === 'code'
         ? this.codeIteration(images, labels, ctx)
@@ -193,6 +202,7 @@ export class MetaQuantStep implements TrainStep {
     this.diag.add('stepSeconds', (performance.now() - t0) / 1000);
     const c = this.meta.effectiveScalar();
     if (c !== null) this.diag.add('metaC', c);
+    result.nonFinite = this.finite.take();
     return result;
   }
 
@@ -228,6 +238,7 @@ export class MetaQuantStep implements TrainStep {
     }
     const cotangent = this.phiCotangent(forward, calibration, alpha, eq8State);
     const pass = this.metaPass(inputs, this.lstm ?? undefined, cotangent);
+    this.finite.watch('meta output', pass.metaGrad);
     if (eq8State) tf.dispose([eq8State.h, eq8State.c]);
     if (this.trainsPhiByLossDifferences()) {
       // The function the reference's STE path differentiates, W_meta(φ) = (W − α·G) − α·cal ⊙ (m(φ) − m(φ₀)),
@@ -278,6 +289,7 @@ export class MetaQuantStep implements TrainStep {
     let metaStart = performance.now();
     const inputs = this.metaInputs();
     const values = this.metaPass(inputs, this.lstm ?? undefined, null);
+    this.finite.watch('meta output', values.metaGrad);
     const metaGrads = this.splitToLayers(values.metaGrad, true);
     values.metaGrad.dispose();
     // Zeroth-order path: the loss of the weights the paper-mode forward uses, W_t − α·π(cal ⊙ m(φ)),
@@ -347,6 +359,7 @@ export class MetaQuantStep implements TrainStep {
       },
     };
     const { loss, correct, grads } = lossAndGradients(this.model, images, labels, hooks, this.baseVars);
+    this.finite.watch('gradient', grads.values());
     if (trace) for (const [k, v] of wMetas) trace.wMeta.set(k, tf.keep(v.clone()));
     return { loss, correct, grads, captures, wHats, wMetas };
   }
@@ -477,7 +490,7 @@ export class MetaQuantStep implements TrainStep {
 
   private metaStep(phiGrads: Map<string, Tensor>, lrMultiplier: number): void {
     if (this.options.freezePhi || this.options.detachPhi) return;
-    this.metaAdam.lr = this.options.metaLr * (this.options.mode === 'paper' ? lrMultiplier : 1);
+    this.metaAdam.lr = this.options.metaLr * this.metaLrScale * (this.options.mode === 'paper' ? lrMultiplier : 1);
     this.metaAdam.step(this.meta.params, phiGrads);
   }
 
@@ -671,6 +684,8 @@ export class MetaQuantStep implements TrainStep {
       lookahead: saveTensorMap(this.lookahead),
       lstm: this.lstm ? { h: saveTensor(this.lstm.h), c: saveTensor(this.lstm.c) } : null,
       ...(this.zoRng ? { zoRng: this.zoRng.state() } : {}),
+      flips: this.flips.getState(),
+      diagnostics: this.diag.getState(),
     };
   }
 
@@ -686,6 +701,8 @@ export class MetaQuantStep implements TrainStep {
     }
     if (this.lstm) tf.dispose([this.lstm.h, this.lstm.c]);
     this.lstm = s.lstm ? { h: loadTensor(s.lstm.h), c: loadTensor(s.lstm.c) } : null;
+    this.flips.setState(s.flips);
+    this.diag.setState(s.diagnostics);
     if (this.zoRng && s.zoRng) this.zoRng = new Rng(0, s.zoRng);
   }
 
@@ -708,6 +725,7 @@ export class MetaQuantStep implements TrainStep {
     disposeMap(this.lookahead);
     if (this.lstm) tf.dispose([this.lstm.h, this.lstm.c]);
     this.flips.dispose();
+    this.finite.dispose();
     if (this.lastTrace) disposeTrace(this.lastTrace);
   }
 }

@@ -5,10 +5,18 @@ import { BaseOptimizer, type OptimizerState } from './optimizers.js';
 import { lossAndGradients } from './loss.js';
 import { FlipTracker, MeanAccumulator } from '../analysis/diagnostics.js';
 import type { StepContext, StepResult, TrainStep } from './step.js';
+import { FiniteCheck } from './finite-check.js';
 
 export interface SteStepOptions {
   /** Multiplies the learning rate (the `--lr-scale` ablation: STE at lr × c). */
   lrScale?: number;
+}
+
+interface SavedSteState {
+  optimizer: OptimizerState;
+  /** Diagnostics in progress (absent in older checkpoints). */
+  flips?: ReturnType<FlipTracker['getState']>;
+  diagnostics?: ReturnType<MeanAccumulator['getState']>;
 }
 
 /** Straight-through training: forward with Q(A(W)), backward with the quantizer's estimator. */
@@ -17,6 +25,7 @@ export class SteStep implements TrainStep {
   protected readonly vars: Map<string, Variable>;
   private readonly flips = new FlipTracker();
   private readonly diag = new MeanAccumulator();
+  private readonly finite = new FiniteCheck();
 
   constructor(
     protected readonly model: QuantizedModel,
@@ -38,11 +47,12 @@ export class SteStep implements TrainStep {
       bias: base.bias,
     };
     const { loss, correct, grads } = lossAndGradients(this.model, images, labels, hooks, this.vars);
+    this.finite.watch('gradient', grads.values());
     const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, this.learningRate(grads, ctx));
     this.afterUpdate(directions, ctx);
     this.diag.add('flipRatio', this.flips.update(wHats));
     tf.dispose([...grads.values(), ...directions.values(), ...wHats.values()]);
-    return { loss, correct, size: labels.shape[0]! };
+    return { loss, correct, size: labels.shape[0]!, nonFinite: this.finite.take() };
   }
 
   /** The step size for this update (subclasses adapt it; `grads` are this step's gradients). */
@@ -57,16 +67,20 @@ export class SteStep implements TrainStep {
     return this.diag.take();
   }
 
-  getState(): { optimizer: OptimizerState } {
-    return { optimizer: this.optimizer.getState() };
+  getState(): SavedSteState {
+    return { optimizer: this.optimizer.getState(), flips: this.flips.getState(), diagnostics: this.diag.getState() };
   }
 
   setState(state: unknown): void {
-    this.optimizer.setState((state as { optimizer: OptimizerState }).optimizer);
+    const s = state as SavedSteState;
+    this.optimizer.setState(s.optimizer);
+    this.flips.setState(s.flips);
+    this.diag.setState(s.diagnostics);
   }
 
   dispose(): void {
     this.optimizer.dispose();
     this.flips.dispose();
+    this.finite.dispose();
   }
 }

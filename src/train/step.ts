@@ -1,10 +1,13 @@
 import type { Tensor } from '../engine/tf.js';
+import type { NonFiniteQuantity } from './finite-check.js';
 
 /** What one training iteration reports to the epoch loop. */
 export interface StepResult {
   loss: number;
   correct: number;
   size: number;
+  /** Quantities besides the loss that held NaN/Inf this step (the trainer checks the loss itself). */
+  nonFinite?: NonFiniteQuantity[];
 }
 
 export interface StepContext {
@@ -15,6 +18,8 @@ export interface StepContext {
   lr: number;
   /** Multiplier of the base schedule this epoch (paper-mode MetaQuant decays β with it). */
   lrMultiplier: number;
+  /** Multiplies the meta network's learning rate (halved by `--on-nan rollback`); default 1. */
+  metaLrScale?: number;
 }
 
 /**

@@ -32,6 +32,15 @@ export class NonFiniteError extends MetaquantError {
   }
 }
 
+/** Training stopped by SIGINT/SIGTERM after writing a checkpoint. Exit code 128 + the signal number (130, 143). */
+export class InterruptedError extends MetaquantError {
+  readonly signal: string;
+  constructor(signal: 'SIGINT' | 'SIGTERM', message: string) {
+    super(message, signal === 'SIGINT' ? 130 : 143);
+    this.signal = signal;
+  }
+}
+
 /** Builds a UsageError listing the valid choices for a named option. */
 export function unknownChoice(option: string, value: string, valid: readonly string[]): UsageError {
   return new UsageError(`unknown ${option} '${value}'; expected one of: ${valid.join(', ')}`);
