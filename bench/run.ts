@@ -2,7 +2,10 @@
 // count, each measurement in its own child process (so peak RSS is per side), repeats interleaved,
 // medians reported; then MetaQuant's step against our STE step. Prints tables and, as the last
 // stdout line, one JSON object (see README, Performance).
-//   node dist/bench/run.js [--quick | --smoke] [--repeats N] [--python PATH] [--models a,b] [--skip-meta]
+//   node dist/bench/run.js [--quick | --smoke] [--repeats N] [--python PATH] [--models a,b]
+//     [--skip-meta] [--skip-wasm-only]
+// 'ours' is the engine as `metaquant train` runs it (native kernels where onnxruntime loads);
+// 'wasm-only' the same with METAQUANT_NATIVE=0 (the pure wasm kernels): before/after in one run.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -53,14 +56,19 @@ function makePlan(): Plan {
   return plan;
 }
 
-type Side = 'ours' | 'torch';
+/** 'wasm': our engine with the native kernels off (pure wasm), for before/after figures. */
+type Side = 'ours' | 'wasm' | 'torch';
 
 /** Runs one child; returns its JobResult, or a reason it could not. */
 function runChild(side: Side, job: BenchJob, python: string): JobResult | { unavailable: string } {
   const payload = JSON.stringify(job);
   const child =
-    side === 'ours'
-      ? spawnSync(process.execPath, [OURS_CHILD, payload], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    side !== 'torch'
+      ? spawnSync(process.execPath, [OURS_CHILD, payload], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 24,
+          env: { ...process.env, METAQUANT_NATIVE: side === 'wasm' ? '0' : (process.env.METAQUANT_NATIVE ?? '1') },
+        })
       : spawnSync(python, [TORCH_CHILD, payload], {
           encoding: 'utf8',
           maxBuffer: 1 << 24,
@@ -124,7 +132,8 @@ async function main(): Promise<void> {
   console.log(`bench: ${plan.label}; ${plan.repeats} interleaved repeat(s), medians; batch ${plan.batch}; ${THREADS} threads for PyTorch`);
   console.log(`machine: ${machine()}\n`);
 
-  const samples: Record<Side, Record<string, Samples>> = { ours: {}, torch: {} };
+  const samples: Record<Side, Record<string, Samples>> = { ours: {}, wasm: {}, torch: {} };
+  const withWasmOnly = !process.argv.includes('--skip-wasm-only');
   const jobFor = (task: BenchJob['task'], model: BenchModel): BenchJob => ({
     task,
     model,
@@ -138,9 +147,11 @@ async function main(): Promise<void> {
 
   for (let r = 0; r < plan.repeats; r++) {
     for (const model of models) {
-      const sides: Side[] = r % 2 === 0 ? ['ours', 'torch'] : ['torch', 'ours'];
+      const all: Side[] = ['ours', 'torch', 'wasm'];
+      const sides = all.map((_, i) => all[(i + r) % all.length]!);
       for (const side of sides) {
         if (side === 'torch' && torchNote) continue;
+        if (side === 'wasm' && !withWasmOnly) continue;
         const result = runChild(side, jobFor('train', model), python);
         if ('unavailable' in result) {
           torchNote = result.unavailable;
@@ -171,6 +182,8 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const model of models) {
     const ours = samples.ours[model] ?? emptySamples();
+    const wasmOnly = samples.wasm[model];
+    const wasmTrain = wasmOnly ? perSecond(plan.batch, medianOrNull(wasmOnly.trainMs)) : null;
     const torch = samples.torch[model];
     const oursTrain = perSecond(plan.batch, medianOrNull(ours.trainMs));
     const torchTrain = torch ? perSecond(plan.batch, medianOrNull(torch.trainMs)) : null;
@@ -189,6 +202,9 @@ async function main(): Promise<void> {
       oursPeakRssMB: round(oursRss, 0),
       torchPeakRssMB: round(torchRss, 0),
       oursTrainGflops: round(oursTrain == null ? null : oursTrain * TRAIN_GFLOP_PER_IMAGE[model], 1),
+      oursWasmOnly: round(wasmTrain, 1),
+      oursWasmOnlyInfer: round(wasmOnly ? perSecond(plan.batch, medianOrNull(wasmOnly.inferMs)) : null, 1),
+      oursWasmOnlyPeakRssMB: round(wasmOnly ? medianOrNull(wasmOnly.rss) : null, 0),
     };
     rows.push([
       model,
@@ -200,12 +216,14 @@ async function main(): Promise<void> {
       fmt(ratio(oursInfer, torchInfer), 3),
       fmt(oursRss),
       fmt(torchRss),
+      fmt(wasmTrain),
+      fmt(ratio(oursTrain, wasmTrain), 2),
     ]);
   }
   console.log(`Training (forward + backward + SGD) and inference, images/s, batch ${plan.batch}; peak RSS per process, MB`);
   console.log(
     table(
-      ['model', 'ours train', 'torch train', 'ratio', 'ours infer', 'torch infer', 'ratio', 'ours RSS', 'torch RSS'],
+      ['model', 'ours train', 'torch train', 'ratio', 'ours infer', 'torch infer', 'ratio', 'ours RSS', 'torch RSS', 'wasm-only train', 'native speed-up'],
       rows,
     ),
   );

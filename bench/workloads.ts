@@ -39,6 +39,8 @@ export interface BenchJob {
   /** LSTM meta network hidden size. */
   metaHidden: number;
   threads: number;
+  /** Ours only: false runs the pure wasm kernels (METAQUANT_NATIVE=0), the engine before native kernels. */
+  native?: boolean;
 }
 
 /** What a child process prints as its last stdout line. */

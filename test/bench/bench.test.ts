@@ -35,7 +35,7 @@ describe('bench --smoke', () => {
   });
 
   it('without PyTorch says so and still prints the JSON with torch: null', () => {
-    const { json, stdout } = bench(['--python', '/nonexistent/python3', '--models', 'mlp', '--skip-meta']);
+    const { json, stdout } = bench(['--python', '/nonexistent/python3', '--models', 'mlp', '--skip-meta', '--skip-wasm-only']);
     assert.match(stdout, /PyTorch unavailable/);
     assert.equal(json.models.mlp.torch, null);
     assert.equal(json.models.mlp.ratio, null);
