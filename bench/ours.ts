@@ -55,13 +55,13 @@ function timeIt(warmup: number, steps: number, run: () => void): number {
   return median(samples);
 }
 
-/** GFLOP/s of a forward ResNet-20 stage-1 convolution, the base network's typical kernel. */
-function convGflops(): number {
-  const x = tf.randomNormal([128, 32, 32, 16], 0, 1, 'float32', 1) as tf.Tensor4D;
+/** GFLOP/s of a forward ResNet-20 stage-1 convolution (batch × 32×32×16, 3×3×16→16), the base network's typical kernel. */
+function convGflops(batch: number): number {
+  const x = tf.randomNormal([batch, 32, 32, 16], 0, 1, 'float32', 1) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 16, 16], 0, 0.1, 'float32', 2) as tf.Tensor4D;
   const ms = timeIt(1, 5, () => tf.tidy(() => void tf.conv2d(x, w, 1, 'same').dataSync()));
   tf.dispose([x, w]);
-  return (2 * 128 * 32 * 32 * 16 * 9 * 16) / ms / 1e6;
+  return (2 * batch * 32 * 32 * 16 * 9 * 16) / ms / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     inferMs,
     peakRssMB: 0,
     ...(job.task.startsWith('mq-') ? { metaMs: metaMs.length ? median(metaMs) : null } : {}),
-    ...(job.task === 'mq-lstm' ? { convGflops: convGflops() } : {}),
+    ...(job.task === 'mq-lstm' ? { convGflops: convGflops(job.batch) } : {}),
     info: {
       backend: tf.getBackend(),
       tfjs: tf.version.tfjs,

@@ -250,7 +250,7 @@ async function main(): Promise<void> {
   console.log(table(['step', 'ms/step', '× STE', 'meta part ms'], metaRows));
   console.log(
     `LSTM meta network (hidden ${plan.metaHidden}, ${lstmWeights} weights, matmul FLOPs 16H²+4H per weight per step): ` +
-      `${fmt(lstmGflops, 1)} GFLOP/s; our forward conv2d (128×32×32×16, 3×3×16→16): ${fmt(convGflops, 1)} GFLOP/s`,
+      `${fmt(lstmGflops, 1)} GFLOP/s; our forward conv2d (${plan.batch}×32×32×16, 3×3×16→16): ${fmt(convGflops, 1)} GFLOP/s`,
   );
   json.metaquantModel = META_MODEL;
   json.lstmMetaGflops = round(lstmGflops, 1);

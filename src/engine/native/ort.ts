@@ -39,7 +39,10 @@ function load(): OrtModules | null {
     const ortMain = require.resolve('onnxruntime-node');
     const fromOrt = createRequire(ortMain);
     const { binding, initOrt } = fromOrt('./binding.js') as { binding: { InferenceSession: new () => NativeSession }; initOrt: () => void };
-    const { Tensor } = fromOrt('onnxruntime-common') as { Tensor: OrtTensorCtor };
+    const common = fromOrt('onnxruntime-common') as { Tensor: OrtTensorCtor; env: { logLevel?: string } };
+    const { Tensor } = common;
+    // Only errors: ORT's graph-optimizer warnings would otherwise interleave with training output.
+    common.env.logLevel = 'error';
     const { onnx } = require('onnx-proto') as { onnx: OnnxProto };
     initOrt();
     modules = { Session: binding.InferenceSession, Tensor, onnx };
@@ -145,6 +148,8 @@ export function ortKernel(key: string, spec: () => GraphSpec): OrtKernel {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // No arena: it would keep every intermediate's peak allocated on top of the wasm heap.
+    enableCpuMemArena: false,
     // Idle pool threads sleep instead of spinning: the wasm backend runs between ORT calls.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
