@@ -72,11 +72,47 @@ async function main(): Promise<void> {
   const step = buildStep(job, model);
   const metaMs: number[] = [];
   let iteration = 0;
-  const trainMs = timeIt(job.warmup, job.steps, () => {
+  const runStep = () => {
     step.step(x, y, { epoch: 0, batchIndex: iteration++, lr: LR, lrMultiplier: 1 });
     const seconds = step.takeDiagnostics().metaSeconds;
     if (seconds !== undefined && iteration > job.warmup) metaMs.push(seconds * 1000);
-  });
+  };
+  let trainMs: number;
+  let steMs: number | undefined;
+  if (job.task.startsWith('mq-')) {
+    // MetaQuant and STE steps on twin models, alternating step by step in this one process, so
+    // that a shared machine's load affects both alike; the overhead is the ratio of the medians.
+    const steModel = buildModel(job, true);
+    const ste = buildStep({ ...job, task: 'ste' }, steModel);
+    let steIteration = 0;
+    const runSte = () => void ste.step(x, y, { epoch: 0, batchIndex: steIteration++, lr: LR, lrMultiplier: 1 });
+    for (let i = 0; i < job.warmup; i++) {
+      runStep();
+      runSte();
+    }
+    const mqSamples: number[] = [];
+    const steSamples: number[] = [];
+    const timed = (run: () => void, into: number[]) => {
+      const start = performance.now();
+      run();
+      into.push(performance.now() - start);
+    };
+    for (let i = 0; i < job.steps; i++) {
+      if (i % 2 === 0) {
+        timed(runStep, mqSamples);
+        timed(runSte, steSamples);
+      } else {
+        timed(runSte, steSamples);
+        timed(runStep, mqSamples);
+      }
+    }
+    trainMs = median(mqSamples);
+    steMs = median(steSamples);
+    ste.dispose();
+    steModel.dispose();
+  } else {
+    trainMs = timeIt(job.warmup, job.steps, runStep);
+  }
   const inferMs =
     job.task === 'train' && job.inferSteps > 0
       ? timeIt(1, job.inferSteps, () => tf.tidy(() => void model.predict(x).dataSync()))
@@ -85,7 +121,7 @@ async function main(): Promise<void> {
     trainMs,
     inferMs,
     peakRssMB: 0,
-    ...(job.task.startsWith('mq-') ? { metaMs: metaMs.length ? median(metaMs) : null } : {}),
+    ...(job.task.startsWith('mq-') ? { metaMs: metaMs.length ? median(metaMs) : null, steMs } : {}),
     ...(job.task === 'mq-lstm' ? { convGflops: convGflops(job.batch) } : {}),
     info: {
       backend: tf.getBackend(),

@@ -92,9 +92,12 @@ interface Samples {
   metaMs: number[];
   convGflops: number[];
   quantizedWeights: number[];
+  steMs: number[];
+  /** Per child: MetaQuant step ÷ STE step, both timed alternately in that child. */
+  overhead: number[];
 }
 
-const emptySamples = (): Samples => ({ trainMs: [], inferMs: [], rss: [], metaMs: [], convGflops: [], quantizedWeights: [] });
+const emptySamples = (): Samples => ({ trainMs: [], inferMs: [], rss: [], metaMs: [], convGflops: [], quantizedWeights: [], steMs: [], overhead: [] });
 
 function record(into: Samples, r: JobResult): void {
   into.trainMs.push(r.trainMs);
@@ -102,6 +105,10 @@ function record(into: Samples, r: JobResult): void {
   into.rss.push(r.peakRssMB);
   if (r.metaMs != null) into.metaMs.push(r.metaMs);
   if (r.convGflops != null) into.convGflops.push(r.convGflops);
+  if (r.steMs != null) {
+    into.steMs.push(r.steMs);
+    into.overhead.push(r.trainMs / r.steMs);
+  }
   const weights = r.info?.quantizedWeights;
   if (typeof weights === 'number') into.quantizedWeights.push(weights);
 }
@@ -162,14 +169,14 @@ async function main(): Promise<void> {
       }
     }
   }
-  const metaTasks: Array<'ste' | MetaTask> = process.argv.includes('--skip-meta') ? [] : ['ste', ...META_TASKS];
+  const metaTasks: MetaTask[] = process.argv.includes('--skip-meta') ? [] : [...META_TASKS];
   for (let r = 0; r < plan.repeats && metaTasks.length > 0; r++) {
     const order = metaTasks.map((_, i) => metaTasks[(i + r) % metaTasks.length]!);
     for (const task of order) {
-      const result = runChild('ours', jobFor(task === 'ste' ? 'ste' : `mq-${task}`, META_MODEL), python);
+      const result = runChild('ours', jobFor(`mq-${task}`, META_MODEL), python);
       if ('unavailable' in result) continue;
       record((samples.ours[`meta:${task}`] ??= emptySamples()), result);
-      process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${META_MODEL} ${task}: ${fmt(result.trainMs)} ms/step\n`);
+      process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${META_MODEL} ${task}: ${fmt(result.trainMs)} ms/step, STE ${fmt(result.steMs ?? null)}\n`);
     }
   }
 
@@ -230,24 +237,24 @@ async function main(): Promise<void> {
   if (torchNote) console.log(`\nnote: PyTorch unavailable (${torchNote}); its columns are empty and "torch" is null in the JSON`);
 
   // ---- MetaQuant vs STE ----------------------------------------------------------------------
-  const steMs = medianOrNull(samples.ours['meta:ste']?.trainMs ?? []);
   const metaRows: string[][] = [];
   const stepFlopsLstm = (elements: number, hidden: number) => elements * (16 * hidden * hidden + 4 * hidden);
   let lstmGflops: number | null = null;
   const lstmWeights = samples.ours['meta:lstm']?.quantizedWeights[0] ?? 0;
   const convGflops = medianOrNull(samples.ours['meta:lstm']?.convGflops ?? []);
-  metaRows.push(['ste', fmt(steMs), '1.00', '—']);
   for (const task of META_TASKS) {
     const s = samples.ours[`meta:${task}`];
     const ms = medianOrNull(s?.trainMs ?? []);
+    const steMs = medianOrNull(s?.steMs ?? []);
     const metaMs = medianOrNull(s?.metaMs ?? []);
-    const overhead = ms != null && steMs != null ? ms / steMs : null;
+    const overhead = medianOrNull(s?.overhead ?? []);
     json.metaquantOverhead[task] = round(overhead, 3);
     if (task === 'lstm' && metaMs != null) lstmGflops = stepFlopsLstm(lstmWeights, plan.metaHidden) / metaMs / 1e6;
-    metaRows.push([task, fmt(ms), fmt(overhead, 2), fmt(metaMs)]);
+    metaRows.push([task, fmt(ms), fmt(steMs), fmt(overhead, 2), fmt(metaMs)]);
   }
   console.log(`\nMetaQuant (code mode, φ path ste) vs STE step: ${META_MODEL}, 1-bit DoReFa, batch ${plan.batch}, SGD; ms per step`);
-  console.log(table(['step', 'ms/step', '× STE', 'meta part ms'], metaRows));
+  console.log('(each MetaQuant child also runs an STE step on a twin model, alternating step by step)');
+  console.log(table(['meta network', 'MetaQuant ms/step', 'STE ms/step', '× STE', 'meta part ms'], metaRows));
   console.log(
     `LSTM meta network (hidden ${plan.metaHidden}, ${lstmWeights} weights, matmul FLOPs 16H²+4H per weight per step): ` +
       `${fmt(lstmGflops, 1)} GFLOP/s; our forward conv2d (${plan.batch}×32×32×16, 3×3×16→16): ${fmt(convGflops, 1)} GFLOP/s`,
