@@ -1,7 +1,8 @@
-// Times the wasm backend with our training kernels against tfjs-wasm's stock kernels, swapping the
+// Times the wasm backend with our training kernels (with and without the native ones) against tfjs-wasm's stock kernels, swapping the
 // registry entries back and forth in one process. Run: node dist/bench/kernels.js [--quick]
 import { tf, type Tensor } from '../src/engine/tf.js';
 import { useBackend } from '../src/engine/backend.js';
+import { nativeKernelsActive, setNativeKernels } from '../src/engine/native/ort-kernels.js';
 
 type Mode = 'stock' | 'ours';
 
@@ -46,12 +47,13 @@ function time(run: () => Tensor | Tensor[] | void, repeats: number): number | nu
   }
 }
 
-function row(label: string, stockMs: number | null, oursMs: number | null, extra = ''): void {
+function row(label: string, stockMs: number | null, wasmMs: number | null, oursMs: number | null, extra = ''): void {
   const fmt = (ms: number | null) => (ms == null ? 'unsupported' : `${ms.toFixed(2)} ms`).padStart(12);
-  const speedup = stockMs != null && oursMs != null ? `${(stockMs / oursMs).toFixed(1)}×` : '—';
-  console.log(`${label.padEnd(44)} ${fmt(stockMs)} ${fmt(oursMs)} ${speedup.padStart(7)} ${extra}`);
+  const speedup = (a: number | null, b: number | null) => (a != null && b != null ? `${(a / b).toFixed(1)}×` : '—').padStart(7);
+  console.log(`${label.padEnd(44)} ${fmt(stockMs)} ${fmt(wasmMs)} ${fmt(oursMs)} ${speedup(stockMs, oursMs)} ${speedup(wasmMs, oursMs)} ${extra}`);
 }
 
+/** Stock wasm kernels, ours with the native kernels off (pure wasm), and ours as registered. */
 function compare(
   setMode: (mode: Mode) => void,
   label: string,
@@ -62,8 +64,11 @@ function compare(
   setMode('stock');
   const stockMs = time(run, repeats);
   setMode('ours');
+  setNativeKernels(false);
+  const wasmMs = time(run, repeats);
+  setNativeKernels(true);
   const oursMs = time(run, repeats);
-  row(label, stockMs, oursMs, oursMs != null && describeRate ? describeRate(oursMs) : '');
+  row(label, stockMs, wasmMs, oursMs, oursMs != null && describeRate ? describeRate(oursMs) : '');
 }
 
 function filterGrad(x: Tensor, dy: Tensor, filterShape: number[], strides: number): Tensor {
@@ -218,7 +223,8 @@ function trainStep(model: Model, x: Tensor, labels: Tensor, learningRate = 0.01)
 async function main(): Promise<void> {
   const setMode = await captureModes();
   const repeats = quick ? 3 : 7;
-  console.log(`${'wasm, median of ' + repeats}`.padEnd(44) + '        stock         ours  speedup');
+  console.log(`native kernels (onnxruntime): ${nativeKernelsActive() ? 'active' : 'unavailable'}`);
+  console.log(`${'wasm, median of ' + repeats}`.padEnd(44) + '        stock    wasm-only         ours  vs stock vs wasm-only');
 
   console.log('\nconv layer, batch 128, 16×16×32 → 32, 3×3 same');
   {

@@ -55,13 +55,13 @@ function timeIt(warmup: number, steps: number, run: () => void): number {
   return median(samples);
 }
 
-/** GFLOP/s of a forward ResNet-20 stage-1 convolution, the base network's typical kernel. */
-function convGflops(): number {
-  const x = tf.randomNormal([128, 32, 32, 16], 0, 1, 'float32', 1) as tf.Tensor4D;
+/** GFLOP/s of a forward ResNet-20 stage-1 convolution (batch × 32×32×16, 3×3×16→16), the base network's typical kernel. */
+function convGflops(batch: number): number {
+  const x = tf.randomNormal([batch, 32, 32, 16], 0, 1, 'float32', 1) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 16, 16], 0, 0.1, 'float32', 2) as tf.Tensor4D;
   const ms = timeIt(1, 5, () => tf.tidy(() => void tf.conv2d(x, w, 1, 'same').dataSync()));
   tf.dispose([x, w]);
-  return (2 * 128 * 32 * 32 * 16 * 9 * 16) / ms / 1e6;
+  return (2 * batch * 32 * 32 * 16 * 9 * 16) / ms / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -72,11 +72,47 @@ async function main(): Promise<void> {
   const step = buildStep(job, model);
   const metaMs: number[] = [];
   let iteration = 0;
-  const trainMs = timeIt(job.warmup, job.steps, () => {
+  const runStep = () => {
     step.step(x, y, { epoch: 0, batchIndex: iteration++, lr: LR, lrMultiplier: 1 });
     const seconds = step.takeDiagnostics().metaSeconds;
     if (seconds !== undefined && iteration > job.warmup) metaMs.push(seconds * 1000);
-  });
+  };
+  let trainMs: number;
+  let steMs: number | undefined;
+  if (job.task.startsWith('mq-')) {
+    // MetaQuant and STE steps on twin models, alternating step by step in this one process, so
+    // that a shared machine's load affects both alike; the overhead is the ratio of the medians.
+    const steModel = buildModel(job, true);
+    const ste = buildStep({ ...job, task: 'ste' }, steModel);
+    let steIteration = 0;
+    const runSte = () => void ste.step(x, y, { epoch: 0, batchIndex: steIteration++, lr: LR, lrMultiplier: 1 });
+    for (let i = 0; i < job.warmup; i++) {
+      runStep();
+      runSte();
+    }
+    const mqSamples: number[] = [];
+    const steSamples: number[] = [];
+    const timed = (run: () => void, into: number[]) => {
+      const start = performance.now();
+      run();
+      into.push(performance.now() - start);
+    };
+    for (let i = 0; i < job.steps; i++) {
+      if (i % 2 === 0) {
+        timed(runStep, mqSamples);
+        timed(runSte, steSamples);
+      } else {
+        timed(runSte, steSamples);
+        timed(runStep, mqSamples);
+      }
+    }
+    trainMs = median(mqSamples);
+    steMs = median(steSamples);
+    ste.dispose();
+    steModel.dispose();
+  } else {
+    trainMs = timeIt(job.warmup, job.steps, runStep);
+  }
   const inferMs =
     job.task === 'train' && job.inferSteps > 0
       ? timeIt(1, job.inferSteps, () => tf.tidy(() => void model.predict(x).dataSync()))
@@ -85,8 +121,8 @@ async function main(): Promise<void> {
     trainMs,
     inferMs,
     peakRssMB: 0,
-    ...(job.task.startsWith('mq-') ? { metaMs: metaMs.length ? median(metaMs) : null } : {}),
-    ...(job.task === 'mq-lstm' ? { convGflops: convGflops() } : {}),
+    ...(job.task.startsWith('mq-') ? { metaMs: metaMs.length ? median(metaMs) : null, steMs } : {}),
+    ...(job.task === 'mq-lstm' ? { convGflops: convGflops(job.batch) } : {}),
     info: {
       backend: tf.getBackend(),
       tfjs: tf.version.tfjs,

@@ -2,7 +2,10 @@
 // count, each measurement in its own child process (so peak RSS is per side), repeats interleaved,
 // medians reported; then MetaQuant's step against our STE step. Prints tables and, as the last
 // stdout line, one JSON object (see README, Performance).
-//   node dist/bench/run.js [--quick | --smoke] [--repeats N] [--python PATH] [--models a,b] [--skip-meta]
+//   node dist/bench/run.js [--quick | --smoke] [--repeats N] [--python PATH] [--models a,b]
+//     [--skip-meta] [--skip-wasm-only]
+// 'ours' is the engine as `metaquant train` runs it (native kernels where onnxruntime loads);
+// 'wasm-only' the same with METAQUANT_NATIVE=0 (the pure wasm kernels): before/after in one run.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -53,14 +56,19 @@ function makePlan(): Plan {
   return plan;
 }
 
-type Side = 'ours' | 'torch';
+/** 'wasm': our engine with the native kernels off (pure wasm), for before/after figures. */
+type Side = 'ours' | 'wasm' | 'torch';
 
 /** Runs one child; returns its JobResult, or a reason it could not. */
 function runChild(side: Side, job: BenchJob, python: string): JobResult | { unavailable: string } {
   const payload = JSON.stringify(job);
   const child =
-    side === 'ours'
-      ? spawnSync(process.execPath, [OURS_CHILD, payload], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    side !== 'torch'
+      ? spawnSync(process.execPath, [OURS_CHILD, payload], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 24,
+          env: { ...process.env, METAQUANT_NATIVE: side === 'wasm' ? '0' : (process.env.METAQUANT_NATIVE ?? '1') },
+        })
       : spawnSync(python, [TORCH_CHILD, payload], {
           encoding: 'utf8',
           maxBuffer: 1 << 24,
@@ -84,9 +92,12 @@ interface Samples {
   metaMs: number[];
   convGflops: number[];
   quantizedWeights: number[];
+  steMs: number[];
+  /** Per child: MetaQuant step ÷ STE step, both timed alternately in that child. */
+  overhead: number[];
 }
 
-const emptySamples = (): Samples => ({ trainMs: [], inferMs: [], rss: [], metaMs: [], convGflops: [], quantizedWeights: [] });
+const emptySamples = (): Samples => ({ trainMs: [], inferMs: [], rss: [], metaMs: [], convGflops: [], quantizedWeights: [], steMs: [], overhead: [] });
 
 function record(into: Samples, r: JobResult): void {
   into.trainMs.push(r.trainMs);
@@ -94,6 +105,10 @@ function record(into: Samples, r: JobResult): void {
   into.rss.push(r.peakRssMB);
   if (r.metaMs != null) into.metaMs.push(r.metaMs);
   if (r.convGflops != null) into.convGflops.push(r.convGflops);
+  if (r.steMs != null) {
+    into.steMs.push(r.steMs);
+    into.overhead.push(r.trainMs / r.steMs);
+  }
   const weights = r.info?.quantizedWeights;
   if (typeof weights === 'number') into.quantizedWeights.push(weights);
 }
@@ -124,7 +139,8 @@ async function main(): Promise<void> {
   console.log(`bench: ${plan.label}; ${plan.repeats} interleaved repeat(s), medians; batch ${plan.batch}; ${THREADS} threads for PyTorch`);
   console.log(`machine: ${machine()}\n`);
 
-  const samples: Record<Side, Record<string, Samples>> = { ours: {}, torch: {} };
+  const samples: Record<Side, Record<string, Samples>> = { ours: {}, wasm: {}, torch: {} };
+  const withWasmOnly = !process.argv.includes('--skip-wasm-only');
   const jobFor = (task: BenchJob['task'], model: BenchModel): BenchJob => ({
     task,
     model,
@@ -138,9 +154,11 @@ async function main(): Promise<void> {
 
   for (let r = 0; r < plan.repeats; r++) {
     for (const model of models) {
-      const sides: Side[] = r % 2 === 0 ? ['ours', 'torch'] : ['torch', 'ours'];
+      const all: Side[] = ['ours', 'torch', 'wasm'];
+      const sides = all.map((_, i) => all[(i + r) % all.length]!);
       for (const side of sides) {
         if (side === 'torch' && torchNote) continue;
+        if (side === 'wasm' && !withWasmOnly) continue;
         const result = runChild(side, jobFor('train', model), python);
         if ('unavailable' in result) {
           torchNote = result.unavailable;
@@ -151,14 +169,14 @@ async function main(): Promise<void> {
       }
     }
   }
-  const metaTasks: Array<'ste' | MetaTask> = process.argv.includes('--skip-meta') ? [] : ['ste', ...META_TASKS];
+  const metaTasks: MetaTask[] = process.argv.includes('--skip-meta') ? [] : [...META_TASKS];
   for (let r = 0; r < plan.repeats && metaTasks.length > 0; r++) {
     const order = metaTasks.map((_, i) => metaTasks[(i + r) % metaTasks.length]!);
     for (const task of order) {
-      const result = runChild('ours', jobFor(task === 'ste' ? 'ste' : `mq-${task}`, META_MODEL), python);
+      const result = runChild('ours', jobFor(`mq-${task}`, META_MODEL), python);
       if ('unavailable' in result) continue;
       record((samples.ours[`meta:${task}`] ??= emptySamples()), result);
-      process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${META_MODEL} ${task}: ${fmt(result.trainMs)} ms/step\n`);
+      process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${META_MODEL} ${task}: ${fmt(result.trainMs)} ms/step, STE ${fmt(result.steMs ?? null)}\n`);
     }
   }
 
@@ -171,6 +189,8 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const model of models) {
     const ours = samples.ours[model] ?? emptySamples();
+    const wasmOnly = samples.wasm[model];
+    const wasmTrain = wasmOnly ? perSecond(plan.batch, medianOrNull(wasmOnly.trainMs)) : null;
     const torch = samples.torch[model];
     const oursTrain = perSecond(plan.batch, medianOrNull(ours.trainMs));
     const torchTrain = torch ? perSecond(plan.batch, medianOrNull(torch.trainMs)) : null;
@@ -189,6 +209,9 @@ async function main(): Promise<void> {
       oursPeakRssMB: round(oursRss, 0),
       torchPeakRssMB: round(torchRss, 0),
       oursTrainGflops: round(oursTrain == null ? null : oursTrain * TRAIN_GFLOP_PER_IMAGE[model], 1),
+      oursWasmOnly: round(wasmTrain, 1),
+      oursWasmOnlyInfer: round(wasmOnly ? perSecond(plan.batch, medianOrNull(wasmOnly.inferMs)) : null, 1),
+      oursWasmOnlyPeakRssMB: round(wasmOnly ? medianOrNull(wasmOnly.rss) : null, 0),
     };
     rows.push([
       model,
@@ -200,39 +223,41 @@ async function main(): Promise<void> {
       fmt(ratio(oursInfer, torchInfer), 3),
       fmt(oursRss),
       fmt(torchRss),
+      fmt(wasmTrain),
+      fmt(ratio(oursTrain, wasmTrain), 2),
     ]);
   }
   console.log(`Training (forward + backward + SGD) and inference, images/s, batch ${plan.batch}; peak RSS per process, MB`);
   console.log(
     table(
-      ['model', 'ours train', 'torch train', 'ratio', 'ours infer', 'torch infer', 'ratio', 'ours RSS', 'torch RSS'],
+      ['model', 'ours train', 'torch train', 'ratio', 'ours infer', 'torch infer', 'ratio', 'ours RSS', 'torch RSS', 'wasm-only train', 'native speed-up'],
       rows,
     ),
   );
   if (torchNote) console.log(`\nnote: PyTorch unavailable (${torchNote}); its columns are empty and "torch" is null in the JSON`);
 
   // ---- MetaQuant vs STE ----------------------------------------------------------------------
-  const steMs = medianOrNull(samples.ours['meta:ste']?.trainMs ?? []);
   const metaRows: string[][] = [];
   const stepFlopsLstm = (elements: number, hidden: number) => elements * (16 * hidden * hidden + 4 * hidden);
   let lstmGflops: number | null = null;
   const lstmWeights = samples.ours['meta:lstm']?.quantizedWeights[0] ?? 0;
   const convGflops = medianOrNull(samples.ours['meta:lstm']?.convGflops ?? []);
-  metaRows.push(['ste', fmt(steMs), '1.00', '—']);
   for (const task of META_TASKS) {
     const s = samples.ours[`meta:${task}`];
     const ms = medianOrNull(s?.trainMs ?? []);
+    const steMs = medianOrNull(s?.steMs ?? []);
     const metaMs = medianOrNull(s?.metaMs ?? []);
-    const overhead = ms != null && steMs != null ? ms / steMs : null;
+    const overhead = medianOrNull(s?.overhead ?? []);
     json.metaquantOverhead[task] = round(overhead, 3);
     if (task === 'lstm' && metaMs != null) lstmGflops = stepFlopsLstm(lstmWeights, plan.metaHidden) / metaMs / 1e6;
-    metaRows.push([task, fmt(ms), fmt(overhead, 2), fmt(metaMs)]);
+    metaRows.push([task, fmt(ms), fmt(steMs), fmt(overhead, 2), fmt(metaMs)]);
   }
   console.log(`\nMetaQuant (code mode, φ path ste) vs STE step: ${META_MODEL}, 1-bit DoReFa, batch ${plan.batch}, SGD; ms per step`);
-  console.log(table(['step', 'ms/step', '× STE', 'meta part ms'], metaRows));
+  console.log('(each MetaQuant child also runs an STE step on a twin model, alternating step by step)');
+  console.log(table(['meta network', 'MetaQuant ms/step', 'STE ms/step', '× STE', 'meta part ms'], metaRows));
   console.log(
     `LSTM meta network (hidden ${plan.metaHidden}, ${lstmWeights} weights, matmul FLOPs 16H²+4H per weight per step): ` +
-      `${fmt(lstmGflops, 1)} GFLOP/s; our forward conv2d (128×32×32×16, 3×3×16→16): ${fmt(convGflops, 1)} GFLOP/s`,
+      `${fmt(lstmGflops, 1)} GFLOP/s; our forward conv2d (${plan.batch}×32×32×16, 3×3×16→16): ${fmt(convGflops, 1)} GFLOP/s`,
   );
   json.metaquantModel = META_MODEL;
   json.lstmMetaGflops = round(lstmGflops, 1);

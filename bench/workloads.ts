@@ -39,6 +39,8 @@ export interface BenchJob {
   /** LSTM meta network hidden size. */
   metaHidden: number;
   threads: number;
+  /** Ours only: false runs the pure wasm kernels (METAQUANT_NATIVE=0), the engine before native kernels. */
+  native?: boolean;
 }
 
 /** What a child process prints as its last stdout line. */
@@ -49,7 +51,9 @@ export interface JobResult {
   inferMs: number | null;
   /** Peak resident set size of the child process, MB. */
   peakRssMB: number;
-  /** MetaQuant jobs: median seconds per step spent in the meta network (forward, φ gradient, split). */
+  /** MetaQuant jobs: median ms of the STE step on a twin model, alternating with the MetaQuant steps. */
+  steMs?: number;
+  /** MetaQuant jobs: median ms per step spent in the meta network (forward, φ gradient, split). */
   metaMs?: number | null;
   /** Median GFLOP/s of a forward 3×3 convolution (128×32×32×16 → 16) in the same process. */
   convGflops?: number;

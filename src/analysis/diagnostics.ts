@@ -40,20 +40,24 @@ export class FlipTracker {
 
   /** Records this step's Ŵ per layer and returns the flip ratio against the last call (NaN the first time). */
   update(current: Map<string, Tensor>): number {
-    let changed = 0;
     let total = 0;
-    let compared = false;
+    const counts: Tensor[] = [];
     for (const [name, w] of current) {
       const prev = this.previous.get(name);
       if (prev) {
-        changed += tf.tidy(() => tf.sum(tf.cast(tf.notEqual(prev, w), 'int32')).dataSync()[0]!);
+        counts.push(tf.tidy(() => tf.sum(tf.cast(tf.notEqual(prev, w), 'int32'))));
         total += w.size;
-        compared = true;
         prev.dispose();
       }
       this.previous.set(name, tf.keep(w.clone()));
     }
-    return compared && total > 0 ? changed / total : Number.NaN;
+    if (counts.length === 0 || total === 0) return Number.NaN;
+    // One readback for all layers (integer counts: the sum is exact in any order).
+    const changed = tf.tidy(() => tf.stack(counts).dataSync());
+    tf.dispose(counts);
+    let sum = 0;
+    for (const c of changed) sum += c;
+    return sum / total;
   }
 
   /** The last recorded Ŵ per layer, as plain data. */
@@ -79,5 +83,20 @@ export function cosine(a: Tensor, b: Tensor): number {
     const norm = tf.mul(tf.norm(a), tf.norm(b));
     const n = norm.dataSync()[0]!;
     return n === 0 ? Number.NaN : dot.dataSync()[0]! / n;
+  });
+}
+
+/**
+ * Cosine similarity of each pair, as {@link cosine} computes it, with one readback for all
+ * pairs (a training step reports one per quantized layer).
+ */
+export function cosines(pairs: Array<[Tensor, Tensor]>): number[] {
+  if (pairs.length === 0) return [];
+  const values = tf.tidy(() =>
+    tf.stack(pairs.flatMap(([a, b]) => [tf.sum(tf.mul(a, b)), tf.mul(tf.norm(a), tf.norm(b))])).dataSync(),
+  );
+  return pairs.map((_, i) => {
+    const n = values[2 * i + 1]!;
+    return n === 0 ? Number.NaN : values[2 * i]! / n;
   });
 }

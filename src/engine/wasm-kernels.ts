@@ -8,6 +8,8 @@ import { registerIdentityKernels } from './wasm/identity.js';
 import { registerPoolGradKernels } from './wasm/pool-grad.js';
 import { registerReduceKernels } from './wasm/reduce.js';
 import { registerTileKernel } from './wasm/tile.js';
+import { registerBlockCopyKernels } from './wasm/block-copy.js';
+import { registerNativeKernels } from './native/ort-kernels.js';
 
 let registered = false;
 
@@ -23,4 +25,7 @@ export function registerWasmTrainingKernels(): void {
   registerPoolGradKernels();
   registerBatchNormKernel();
   registerIdentityKernels();
+  registerBlockCopyKernels();
+  // Native (onnxruntime) convolutions and matmuls in front of the wasm ones, where ORT loads.
+  registerNativeKernels();
 }

@@ -7,7 +7,7 @@ import type { LstmState, MetaNetwork } from '../meta/types.js';
 import { lstmStateBytes } from '../meta/lstm.js';
 import { BaseOptimizer, TorchAdam, type OptimizerState } from './optimizers.js';
 import { crossEntropy, lossAndGradients } from './loss.js';
-import { FlipTracker, MeanAccumulator, cosine } from '../analysis/diagnostics.js';
+import { FlipTracker, MeanAccumulator, cosines } from '../analysis/diagnostics.js';
 import { disposeMap, loadTensor, loadTensorMap, replaceKept, saveTensor, saveTensorMap, type SavedTensor } from './tensor-state.js';
 import type { StepContext, StepResult, TrainStep } from './step.js';
 import { UsageError } from '../util/errors.js';
@@ -260,12 +260,12 @@ export class MetaQuantStep implements TrainStep {
 
     // Step 5: W's gradient is the calibrated meta-gradient; every parameter takes p − α·π(grad).
     const grads = forward.grads;
+    const calibrated = new Map(this.layers.map((name) => [name, tf.mul(calibration.get(name)!, metaGrads.get(name)!)]));
+    for (const c of cosines(this.layers.map((name) => [calibrated.get(name)!, grads.get(name)!]))) this.diag.add('cosMetaSte', c);
     for (const name of this.layers) {
-      const calibrated = tf.mul(calibration.get(name)!, metaGrads.get(name)!);
-      this.diag.add('cosMetaSte', cosine(calibrated, grads.get(name)!));
       if (trace) trace.steGrad.set(name, tf.keep(grads.get(name)!.clone()));
       grads.get(name)!.dispose();
-      grads.set(name, calibrated);
+      grads.set(name, calibrated.get(name)!);
     }
     const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, alpha);
     for (const [name, d] of directions) {
@@ -320,8 +320,8 @@ export class MetaQuantStep implements TrainStep {
 
     // The float parameters (biases, batch norm) take their ordinary gradients.
     const grads = forward.grads;
+    for (const c of cosines(this.layers.map((name) => [calibratedGrads.get(name)!, grads.get(name)!]))) this.diag.add('cosMetaSte', c);
     for (const name of this.layers) {
-      this.diag.add('cosMetaSte', cosine(calibratedGrads.get(name)!, grads.get(name)!));
       if (trace) trace.steGrad.set(name, tf.keep(grads.get(name)!.clone()));
       grads.get(name)!.dispose();
       grads.delete(name);
@@ -346,7 +346,8 @@ export class MetaQuantStep implements TrainStep {
         const cap = captures.get(name);
         if (!cap) return w;
         const wMeta = lookahead(name, w);
-        wMetas.set(name, tf.keep(wMeta.clone()));
+        // Only Eq. 8's cotangent and the trace read W_meta after the pass: skip the copy otherwise.
+        if (this.options.phiPath === 'meta' || trace) wMetas.set(name, tf.keep(wMeta.clone()));
         const q = this.quantizer.quantize(wMeta, cap);
         wHats.set(name, tf.keep(q));
         return q;
