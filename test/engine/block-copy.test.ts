@@ -46,6 +46,25 @@ describe('wasm block-copy kernels', () => {
     await assertIdentical('concat int32', () => [tf.concat([tf.tensor2d([[1, 2]], [1, 2], 'int32'), tf.tensor2d([[3], [4]].flat(), [1, 2], 'int32')], 0)]);
   });
 
+  it('slice matches cpu: row chunks, inner windows, whole tensors, int32', async () => {
+    const shape = [5, 4, 6];
+    const x = values(shape);
+    const cases: Array<[number[], number[]]> = [
+      [[0, 0, 0], [5, 4, 6]],
+      [[2, 0, 0], [2, 4, 6]],
+      [[1, 1, 0], [3, 2, 6]],
+      [[0, 1, 2], [5, 3, 3]],
+      [[4, 3, 5], [1, 1, 1]],
+      [[1, 0, 0], [-1, -1, 2]],
+      [[0, 0, 0], [0, 4, 6]],
+    ];
+    for (const [begin, size] of cases) {
+      await assertIdentical(`slice ${begin} ${size}`, () => [tf.slice(tf.tensor(x, shape), begin, size)]);
+    }
+    await assertIdentical('slice 1-D', () => [tf.slice(tf.tensor1d([1, 2, 3, 4, 5]), 1, 3)]);
+    await assertIdentical('slice int32', () => [tf.slice(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), [1, 1], [2, 1])]);
+  });
+
   it('tanh, and the LSTM-style gate gradients through split/concat/tanh, match cpu', async () => {
     const x = values([6, 8]);
     await assertIdentical('tanh', () => [tf.tanh(tf.tensor(x, [6, 8])), tf.tanh(tf.tensor1d([0, -0, 30, -30, 1e-8, NaN]))]);

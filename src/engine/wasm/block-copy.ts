@@ -1,4 +1,4 @@
-// Split, Concat and Tanh for the wasm backend. The LSTM meta network splits its [N, 4H] gate
+// Split, Concat, Slice and Tanh for the wasm backend. The LSTM meta network splits its [N, 4H] gate
 // tensor every step and its gradient concatenates four [N, H] ones: wasm's SplitV and Concat took
 // 300 and 120 ms there for 34 MB, and its Tanh ~70 ns per element. Splitting and concatenating are
 // block copies (one `set` per row and part); Tanh is Math.tanh, what the cpu backend computes.
@@ -8,6 +8,19 @@ import { type KernelArgs, type TensorInfo, asWasm, overrideWasmKernel } from './
 const COPYABLE = new Set(['float32', 'int32', 'bool']);
 
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+type Heap = ReturnType<ReturnType<typeof asWasm>['typedArrayFromHeap']>;
+/** Below this many elements a plain loop beats creating a subarray view per block (measured: at 100, set wins). */
+const SHORT_BLOCK = 16;
+
+/** dst[to … to+n) = src[from … from+n). */
+function copyBlock(src: Heap, from: number, dst: Heap, to: number, n: number): void {
+  if (n >= SHORT_BLOCK) {
+    dst.set(src.subarray(from, from + n), to);
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[to + i] = src[from + i]!;
+}
 
 function splitV(original: tf.KernelConfig) {
   return (args: KernelArgs): TensorInfo[] => {
@@ -27,8 +40,7 @@ function splitV(original: tf.KernelConfig) {
       const dst = wasm.typedArrayFromHeap(outs[j]!);
       const block = size * inner;
       for (let o = 0; o < outer; o++) {
-        const from = o * rowLength + offset;
-        dst.set(src.subarray(from, from + block), o * block);
+        copyBlock(src, o * rowLength + offset, dst, o * block, block);
       }
       offset += block;
     });
@@ -55,9 +67,53 @@ function concat(original: tf.KernelConfig) {
       const block = t.shape[dim]! * inner;
       if (block > 0) {
         const src = wasm.typedArrayFromHeap(t);
-        for (let o = 0; o < outer; o++) dst.set(src.subarray(o * block, (o + 1) * block), o * rowLength + offset);
+        for (let o = 0; o < outer; o++) copyBlock(src, o * block, dst, o * rowLength + offset, block);
       }
       offset += block;
+    }
+    return out;
+  };
+}
+
+/**
+ * Slice as copies of its longest contiguous runs: the axes after the last partially taken one
+ * are whole, so each run is size[k]·(their product) elements. The LSTM meta pass slices its
+ * [weights, hidden] state into row chunks, which is one run per chunk.
+ */
+function slice(original: tf.KernelConfig) {
+  return (args: KernelArgs): TensorInfo => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const attrs = args.attrs as { begin: number | number[]; size: number | number[] };
+    if (!COPYABLE.has(x.dtype)) return original.kernelFunc(args) as TensorInfo;
+    const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, attrs.begin, attrs.size);
+    const wasm = asWasm(args.backend);
+    const out = wasm.makeOutput(size, x.dtype);
+    if (size.some((d) => d === 0)) return out;
+    const rank = x.shape.length;
+    if (rank === 0) {
+      wasm.typedArrayFromHeap(out).set(wasm.typedArrayFromHeap(x));
+      return out;
+    }
+    const strides = new Array<number>(rank);
+    for (let i = rank - 1, stride = 1; i >= 0; i--) {
+      strides[i] = stride;
+      stride *= x.shape[i]!;
+    }
+    // k: the last axis not taken whole; the run covers axis k and everything after it.
+    let k = rank - 1;
+    while (k > 0 && begin[k] === 0 && size[k] === x.shape[k]) k--;
+    const run = size[k]! * strides[k]!;
+    const src = wasm.typedArrayFromHeap(x);
+    const dst = wasm.typedArrayFromHeap(out);
+    const index = new Array<number>(k).fill(0);
+    for (let at = 0; at < dst.length; at += run) {
+      let from = begin[k]! * strides[k]!;
+      for (let i = 0; i < k; i++) from += (begin[i]! + index[i]!) * strides[i]!;
+      copyBlock(src, from, dst, at, run);
+      for (let i = k - 1; i >= 0; i--) {
+        if (++index[i]! < size[i]!) break;
+        index[i] = 0;
+      }
     }
     return out;
   };
@@ -80,4 +136,5 @@ export function registerBlockCopyKernels(): void {
   overrideWasmKernel('SplitV', splitV);
   overrideWasmKernel('Concat', concat);
   overrideWasmKernel('Tanh', tanh);
+  overrideWasmKernel('Slice', slice);
 }
