@@ -18,3 +18,16 @@ export function valueAndGrads(f: () => tf.Scalar, vars: Map<string, Variable>): 
   for (const [tfName, g] of Object.entries(grads)) named.set(byTfName.get(tfName)!, g);
   return { value, grads: named };
 }
+
+/**
+ * Runs `fn` and disposes every tensor it made, like `tf.tidy`, for functions that return plain data:
+ * `tf.tidy` walks its result looking for tensors, element by element through large typed arrays.
+ */
+export function disposingScope<T>(fn: () => T): T {
+  tf.engine().startScope();
+  try {
+    return fn();
+  } finally {
+    tf.engine().endScope();
+  }
+}

@@ -1,4 +1,5 @@
 import { tf, type Tensor } from '../engine/tf.js';
+import { disposingScope } from '../engine/ops.js';
 import { QuantizerBase, checkFixedBits } from './base.js';
 import {
   ESTIMATOR_DESCRIPTIONS,
@@ -41,7 +42,7 @@ export class BwnQuantizer extends QuantizerBase {
    * [−1, 0, +1, (pad 0)].
    */
   encode(w: Tensor): QuantizedEncoding {
-    return tf.tidy(() => {
+    return disposingScope(() => {
       const signs = signZeroIsZero(w);
       const scales = float32From(meanAbs(w, this.perChannel));
       const hasZero = tf.any(tf.equal(signs, 0)).dataSync()[0] === 1;

@@ -1,4 +1,5 @@
 import { tf, type Tensor } from '../engine/tf.js';
+import { disposingScope } from '../engine/ops.js';
 import { unknownChoice } from '../util/errors.js';
 import { QuantizerBase, rejectPerChannel } from './base.js';
 import { ESTIMATOR_DESCRIPTIONS, codesFrom, float32From, roundHalfToEven, type QuantizerForward } from './estimators.js';
@@ -78,7 +79,7 @@ export class DorefaQuantizer extends QuantizerBase {
   }
 
   encode(w: Tensor): QuantizedEncoding {
-    return tf.tidy(() => {
+    return disposingScope(() => {
       const codes = dorefaCodes(dorefaPreQuantize(w).wTilde, this.bits);
       const levels = dorefaLevelsOf(tf.range(0, 2 ** this.bits, 1, 'float32'), this.bits);
       return { bits: this.bits, codes: codesFrom(codes), levels: float32From(levels), scales: Float32Array.of(1) };

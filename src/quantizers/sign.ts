@@ -1,4 +1,5 @@
 import { tf, type Tensor } from '../engine/tf.js';
+import { disposingScope } from '../engine/ops.js';
 import { QuantizerBase, checkFixedBits, rejectPerChannel } from './base.js';
 import { ESTIMATOR_DESCRIPTIONS, codesFrom, signZeroIsPlusOne, type QuantizerForward } from './estimators.js';
 import type { QuantizedEncoding, QuantizerConfig } from './types.js';
@@ -26,7 +27,7 @@ export class SignQuantizer extends QuantizerBase {
   }
 
   encode(w: Tensor): QuantizedEncoding {
-    return tf.tidy(() => ({
+    return disposingScope(() => ({
       bits: 1,
       codes: codesFrom(tf.greaterEqual(w, 0)),
       levels: Float32Array.of(-1, 1),

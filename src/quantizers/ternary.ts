@@ -1,4 +1,5 @@
 import { tf, type Tensor } from '../engine/tf.js';
+import { disposingScope } from '../engine/ops.js';
 import { QuantizerBase, checkFixedBits } from './base.js';
 import {
   ESTIMATOR_DESCRIPTIONS,
@@ -53,7 +54,7 @@ export class TernaryQuantizer extends QuantizerBase {
 
   /** 2 bits, levels [−1, 0, +1, (pad 0)], one α per layer or per channel. */
   encode(w: Tensor): QuantizedEncoding {
-    return tf.tidy(() => {
+    return disposingScope(() => {
       const { kept, alpha } = this.thresholdAndScale(w);
       // code 1 (level 0) where dropped, else sign + 1 ∈ {0, 2}.
       const codes = tf.add(tf.mul(signZeroIsZero(w), kept), 1);
