@@ -27,6 +27,9 @@ export interface GridInput {
   trainArgs: string[];
 }
 
+/** Far more training runs than any comparison needs; a larger grid is a typo (or a hostile config). */
+export const MAX_GRID_RUNS = 10_000;
+
 function unique<T>(values: T[], what: string): T[] {
   const seen = new Set<T>();
   for (const v of values) {
@@ -50,6 +53,12 @@ export function expandGrid(input: GridInput): RunSpec[] {
   unique(input.optimizers, 'optimizer');
   unique(input.seeds, 'seed');
   if (!Number.isInteger(input.epochs) || input.epochs < 1) throw new UsageError(`--epochs must be a positive integer, got ${input.epochs}`);
+  const size = input.methods.length * input.quantizers.length * input.optimizers.length * input.seeds.length;
+  if (size > MAX_GRID_RUNS) {
+    throw new UsageError(
+      `the grid has ${size} runs (${input.methods.length} methods × ${input.quantizers.length} quantizers × ${input.optimizers.length} optimizers × ${input.seeds.length} seeds); at most ${MAX_GRID_RUNS} are allowed`,
+    );
+  }
   const quantizers = input.quantizers.map(parseQuantizerSpec);
   const optimizers = input.optimizers.map(parseOptimizerSpec);
   const runs: RunSpec[] = [];
@@ -83,7 +92,11 @@ export const GRID_FILE = 'grid.json';
 const GRID_VERSION = 1;
 
 const RunSpecSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  // A folder name under OUT/runs: '.' and '..' would point at OUT or its parent.
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .refine((id) => id !== '.' && id !== '..', 'a run id may not be . or ..'),
   method: z.string(),
   quantizer: z.string(),
   optimizer: z.string(),
@@ -95,7 +108,13 @@ const RunSpecSchema = z.object({
 const GridFileSchema = z.object({
   format: z.literal('metaquant-compare-grid'),
   version: z.literal(GRID_VERSION),
-  runs: z.array(RunSpecSchema),
+  runs: z.array(RunSpecSchema).superRefine((runs, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, r] of runs.entries()) {
+      if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `run id '${r.id}' appears twice` });
+      seen.add(r.id);
+    }
+  }),
 });
 
 export type GridFile = z.infer<typeof GridFileSchema>;

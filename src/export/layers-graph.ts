@@ -124,13 +124,22 @@ class GraphBuilder {
 
   constructor(private readonly weights: Record<string, NamedTensor>) {}
 
-  private param(name: string, shape: number[]): tf.Tensor {
+  /**
+   * Checks a parameter before its layer is applied: applying builds the layer, and building
+   * allocates its weights, so a corrupt shape (a huge input, units or class count) must fail here.
+   */
+  private expect(name: string, shape: number[]): NamedTensor {
     const w = this.weights[name];
     if (!w) throw new MetaquantError(`parameter '${name}' is missing`);
     if (w.shape.join('x') !== shape.join('x')) {
       throw new MetaquantError(`parameter '${name}' has shape [${w.shape}] but the architecture needs [${shape}]`);
     }
     if (w.data.length !== shape.reduce((a, b) => a * b, 1)) throw new MetaquantError(`parameter '${name}' has ${w.data.length} values for shape [${shape}]`);
+    return w;
+  }
+
+  private param(name: string, shape: number[]): tf.Tensor {
+    const w = this.expect(name, shape);
     this.used.add(name);
     return tf.tensor(w.data, shape, 'float32');
   }
@@ -142,6 +151,8 @@ class GraphBuilder {
 
   dense(name: string, x: tf.SymbolicTensor, units: number, useBias: boolean): tf.SymbolicTensor {
     const inFeatures = x.shape[x.shape.length - 1]!;
+    this.expect(`${name}/kernel`, [inFeatures, units]);
+    if (useBias) this.expect(`${name}/bias`, [units]);
     const layer = tf.layers.dense({ name: kerasName(name), units, useBias });
     const values = () => [this.param(`${name}/kernel`, [inFeatures, units]), ...(useBias ? [this.param(`${name}/bias`, [units])] : [])];
     this.pending.push({ layer, values });
@@ -150,6 +161,7 @@ class GraphBuilder {
 
   conv2d(name: string, x: tf.SymbolicTensor, filters: number, kernelSize: number, strides: number): tf.SymbolicTensor {
     const inChannels = x.shape[3]!;
+    this.expect(`${name}/kernel`, [kernelSize, kernelSize, inChannels, filters]);
     const layer = tf.layers.conv2d({ name: kerasName(name), filters, kernelSize, strides, padding: 'same', useBias: false });
     this.pending.push({ layer, values: () => [this.param(`${name}/kernel`, [kernelSize, kernelSize, inChannels, filters])] });
     return layer.apply(x) as tf.SymbolicTensor;
@@ -157,6 +169,7 @@ class GraphBuilder {
 
   batchNorm(name: string, x: tf.SymbolicTensor): tf.SymbolicTensor {
     const c = x.shape[x.shape.length - 1]!;
+    for (const p of ['gamma', 'beta', 'movingMean', 'movingVariance']) this.expect(`${name}/${p}`, [c]);
     const layer = tf.layers.batchNormalization({ name: kerasName(name), axis: -1, epsilon: BN_EPSILON });
     const values = () => ['gamma', 'beta', 'movingMean', 'movingVariance'].map((p) => this.param(`${name}/${p}`, [c]));
     this.pending.push({ layer, values });
