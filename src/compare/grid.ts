@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -122,6 +122,9 @@ export type GridFile = z.infer<typeof GridFileSchema>;
 export function readGridFile(dir: string): GridFile | undefined {
   const file = join(dir, GRID_FILE);
   if (!existsSync(file)) return undefined;
+  // At most 10,000 runs of a few hundred bytes each: anything far larger is not one of ours.
+  const size = statSync(file).size;
+  if (size > 64 * 2 ** 20) throw new InputFileError(file, `is ${size} bytes; a grid file is at most 64 MiB`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
