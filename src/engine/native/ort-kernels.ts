@@ -8,19 +8,11 @@ import {
   type TensorInfo,
   asWasm,
   overrideWasmKernel,
+  convInfo,
+  type ConvAttrs,
+  type Shape4,
 } from '../wasm/wasm-kernel-utils.js';
 import { type GraphSpec, ortAvailable, ortKernel } from './ort.js';
-
-type Shape4 = [number, number, number, number];
-type Padding = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-
-interface ConvAttrs {
-  strides: number | [number, number];
-  pad: Padding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
 
 /** Products smaller than this many multiply–adds stay on wasm: the native call costs ~20 µs. */
 let MIN_NATIVE_MACS = 1 << 17;
@@ -44,19 +36,6 @@ export function setNativeMinMacs(macs: number): void {
 
 export function nativeKernelsActive(): boolean {
   return enabled && process.env.METAQUANT_NATIVE !== '0' && ortAvailable();
-}
-
-function convInfo(inShape: number[], filterShape: number[], attrs: ConvAttrs, depthwise = false): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    inShape as Shape4,
-    filterShape as Shape4,
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    depthwise,
-    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
-  );
 }
 
 /** Runs `graph` (cached under `key`) from the wasm heap into a new output tensor. */

@@ -12,34 +12,10 @@ import {
   padSpatial,
   runWasmKernel,
   transpose,
+  convInfo,
+  type ConvAttrs,
+  type Shape4,
 } from './wasm-kernel-utils.js';
-
-type Shape4 = [number, number, number, number];
-type Padding = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-
-interface BackpropAttrs {
-  strides: number | [number, number];
-  pad: Padding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
-
-function convInfoOf(
-  inShape: number[],
-  filterShape: number[],
-  attrs: BackpropAttrs,
-): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    inShape as Shape4,
-    filterShape as Shape4,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
-  );
-}
 
 function conv2d(
   x: TensorInfo,
@@ -130,9 +106,9 @@ function swapBatchAndChannels(x: TensorInfo, backend: Backend): TensorInfo {
 function conv2DBackpropFilter(original: tf.KernelConfig | undefined) {
   return (args: KernelArgs): TensorInfo => {
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-    const attrs = args.attrs as unknown as BackpropAttrs & { filterShape: Shape4 };
+    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
     const { backend } = args;
-    const info = convInfoOf(x.shape, attrs.filterShape, attrs);
+    const info = convInfo(x.shape, attrs.filterShape, attrs);
     if (info.dataFormat !== 'channelsLast' || x.dtype !== 'float32') {
       if (original) return original.kernelFunc(args) as TensorInfo;
       throw new Error('wasm Conv2DBackpropFilter supports float32 NHWC only');
@@ -259,9 +235,9 @@ function scatterPhase(
 function conv2DBackpropInput(original: tf.KernelConfig) {
   return (args: KernelArgs): TensorInfo => {
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-    const attrs = args.attrs as unknown as BackpropAttrs & { inputShape: Shape4 };
+    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
     const { backend } = args;
-    const info = convInfoOf(attrs.inputShape, filter.shape, attrs);
+    const info = convInfo(attrs.inputShape, filter.shape, attrs);
     if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32') {
       return original.kernelFunc(args) as TensorInfo;
     }

@@ -106,3 +106,29 @@ export function padSpatial(
   }
   return out;
 }
+
+export type Shape4 = [number, number, number, number];
+export type Padding = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+
+/** The attributes of Conv2D and its two gradient kernels (the gradients have no dilations). */
+export interface ConvAttrs {
+  strides: number | [number, number];
+  pad: Padding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** tfjs's convolution geometry for a kernel's input and filter shapes. */
+export function convInfo(inShape: number[], filterShape: number[], attrs: ConvAttrs, depthwise = false): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    inShape as Shape4,
+    filterShape as Shape4,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    depthwise,
+    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
+  );
+}
