@@ -346,8 +346,9 @@ export class MetaQuantStep implements TrainStep {
         const cap = captures.get(name);
         if (!cap) return w;
         const wMeta = lookahead(name, w);
-        // Only Eq. 8's cotangent and the trace read W_meta after the pass: skip the copy otherwise.
-        if (this.options.phiPath === 'meta' || trace) wMetas.set(name, tf.keep(wMeta.clone()));
+        // Only Eq. 8's cotangent, the zeroth-order objective and the trace read W_meta after the
+        // pass: skip the copy otherwise.
+        if (this.options.phiPath !== 'ste' || trace) wMetas.set(name, tf.keep(wMeta.clone()));
         const q = this.quantizer.quantize(wMeta, cap);
         wHats.set(name, tf.keep(q));
         return q;
