@@ -94,14 +94,23 @@ function onnxPads(info: tf.backend_util.Conv2DInfo): number[] {
   return [top, left, bottom, right];
 }
 
+/**
+ * The geometry of a convolution (or one of its gradients) that the native path takes: float32
+ * operands, NHWC, and enough multiply–adds to pay for the call; null sends it to the wasm kernel.
+ */
+function nativeConvInfo(inShape: number[], filterShape: number[], attrs: ConvAttrs, ...operands: TensorInfo[]): tf.backend_util.Conv2DInfo | null {
+  if (!isFloat(...operands)) return null;
+  const info = convInfo(inShape, filterShape, attrs);
+  if (info.dataFormat !== 'channelsLast') return null;
+  const macs = info.batchSize * info.outHeight * info.outWidth * info.outChannels * info.filterHeight * info.filterWidth * info.inChannels;
+  return macs < MIN_NATIVE_MACS ? null : info;
+}
+
 function conv2D(args: KernelArgs): TensorInfo | null {
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
   const attrs = args.attrs as unknown as ConvAttrs;
-  if (!isFloat(x, filter)) return null;
-  const info = convInfo(x.shape, filter.shape, attrs);
-  if (info.dataFormat !== 'channelsLast') return null;
-  const macs = info.batchSize * info.outHeight * info.outWidth * info.outChannels * info.filterHeight * info.filterWidth * info.inChannels;
-  if (macs < MIN_NATIVE_MACS) return null;
+  const info = nativeConvInfo(x.shape, filter.shape, attrs, x, filter);
+  if (!info) return null;
   const key = `conv|${x.shape}|${filter.shape}|${info.strideHeight},${info.strideWidth}|${info.dilationHeight},${info.dilationWidth}|${onnxPads(info)}`;
   return tryNative(key, () =>
     runNative(
@@ -135,11 +144,8 @@ function conv2D(args: KernelArgs): TensorInfo | null {
 function conv2DBackpropInput(args: KernelArgs): TensorInfo | null {
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
-  if (!isFloat(dy, filter)) return null;
-  const info = convInfo(attrs.inputShape, filter.shape, attrs);
-  if (info.dataFormat !== 'channelsLast') return null;
-  const macs = info.batchSize * info.outHeight * info.outWidth * info.outChannels * info.filterHeight * info.filterWidth * info.inChannels;
-  if (macs < MIN_NATIVE_MACS) return null;
+  const info = nativeConvInfo(attrs.inputShape, filter.shape, attrs, dy, filter);
+  if (!info) return null;
   const { top, bottom, left, right } = info.padInfo;
   const outputPadding = [
     info.inHeight - (info.strideHeight * (info.outHeight - 1) + info.filterHeight - top - bottom),
@@ -181,11 +187,8 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo | null {
 function conv2DBackpropFilter(args: KernelArgs): TensorInfo | null {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
-  if (!isFloat(x, dy)) return null;
-  const info = convInfo(x.shape, attrs.filterShape, attrs);
-  if (info.dataFormat !== 'channelsLast') return null;
-  const macs = info.batchSize * info.outHeight * info.outWidth * info.outChannels * info.filterHeight * info.filterWidth * info.inChannels;
-  if (macs < MIN_NATIVE_MACS) return null;
+  const info = nativeConvInfo(x.shape, attrs.filterShape, attrs, x, dy);
+  if (!info) return null;
   const { top, left } = info.padInfo;
   const sh = info.strideHeight;
   const sw = info.strideWidth;
