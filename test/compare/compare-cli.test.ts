@@ -25,9 +25,10 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000): Pr
 
 test('a grid killed with SIGKILL resumes: finished runs are not redone, the half-finished run is resumed and then counted', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'mq-compare-')), 'grid');
-  // Epochs of 64 steps so the kill lands inside the second run.
+  // Epochs of 256 steps so the kill lands inside the second run even when this test process is
+  // starved of CPU for a while (with 64-step epochs a loaded machine let the grid finish first).
   const args = ['compare', '--methods', 'ste', '--seeds', '1,2', '--epochs', '3', '--jobs', '1', '--out', out, '--quiet',
-    '--dataset', 'synthetic:8x8x1:4:1024:64', '--model', 'mlp', '--hidden', '8', '--batch-size', '16', '--lr', '0.01'];
+    '--dataset', 'synthetic:8x8x1:4:4096:64', '--model', 'mlp', '--hidden', '8', '--batch-size', '16', '--lr', '0.01'];
   const first = join(out, 'runs', 'ste__dorefa__adam__s1');
   const second = join(out, 'runs', 'ste__dorefa__adam__s2');
   // Its own process group, so SIGKILL takes the runner and its training child at once (a crash, a closed terminal).
