@@ -35,7 +35,7 @@ test('a grid killed with SIGKILL resumes: finished runs are not redone, the half
   const grid = spawn(process.execPath, [MAIN, ...args], { detached: true, stdio: 'ignore' });
   const exited = new Promise((r) => grid.on('exit', r));
   try {
-    await until('the first run to finish and the second to checkpoint an epoch', () => existsSync(join(first, 'result.json')) && existsSync(join(second, 'checkpoint.mqc')));
+    await until('the first run to finish and the second to checkpoint an epoch', () => existsSync(join(first, 'result.json')) && lines(join(second, 'metrics.jsonl')).length >= 1);
   } finally {
     process.kill(-grid.pid!, 'SIGKILL');
   }
