@@ -2,8 +2,8 @@ import { tf, type Tensor } from '../engine/tf.js';
 import { unknownChoice } from '../util/errors.js';
 import { disposeMap, loadTensorMap, replaceKept, saveTensorMap, type SavedTensor } from './tensor-state.js';
 
-export const OPTIMIZERS = ['sgd', 'adam'] as const;
-export type OptimizerName = (typeof OPTIMIZERS)[number];
+import { OPTIMIZERS, type OptimizerName } from '../config/choices.js';
+export { OPTIMIZERS, type OptimizerName };
 
 export interface OptimizerConfig {
   name: OptimizerName;

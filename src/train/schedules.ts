@@ -1,7 +1,7 @@
 import { unknownChoice } from '../util/errors.js';
 
-export const SCHEDULES = ['step', 'cosine', 'constant'] as const;
-export type ScheduleName = (typeof SCHEDULES)[number];
+import { SCHEDULES, type ScheduleName } from '../config/choices.js';
+export { SCHEDULES, type ScheduleName };
 
 export interface ScheduleConfig {
   name: ScheduleName;

@@ -1,7 +1,7 @@
 import type { Rng } from '../util/rng.js';
 
-export const ZO_METHODS = ['spsa', 'es'] as const;
-export type ZerothOrderMethod = (typeof ZO_METHODS)[number];
+import { ZO_METHODS, type ZerothOrderMethod } from '../config/choices.js';
+export { ZO_METHODS, type ZerothOrderMethod };
 
 export interface ZerothOrderOptions {
   /** 'spsa': Rademacher (±1) directions; 'es': antithetic standard-normal directions. */
