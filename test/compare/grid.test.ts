@@ -136,7 +136,7 @@ test('config file: JSON and YAML, named methods, train flags; bad files name the
   assert.throws(() => configFromTrainSection({ epochs: 3 }, 'f'), /set by the grid/);
   assert.throws(() => configFromTrainSection({ estimator: 'ste' }, 'f'), /'estimator' is set by the grid/);
   assert.throws(() => configFromTrainSection({ modle: 'mlp' }, 'f'), /UsageError: f: modle: unknown key \(did you mean 'model'\?\)/);
-  assert.throws(() => configFromTrainSection({ 'batch-size': 'big' }, 'f'), /UsageError: f: batch-size: expected an integer, got 'big'/);
+  assert.throws(() => configFromTrainSection({ 'batch-size': 'big' }, 'f'), /UsageError: f: batch-size: expected a number, got 'big'/);
   assert.throws(() => configFromTrainSection({ lr: -1 }, 'f'), /UsageError: f: lr: /);
 
   const json = join(dir, 'grid.json');

@@ -4,11 +4,13 @@
 // register functions are trainable from a config file and the command line with no other edit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { tf, type Tensor } from '../../src/engine/tf.js';
+import { tf } from '../../src/engine/tf.js';
+import { useBackend } from '../../src/engine/backend.js';
 import { TRAIN_FIELDS, TRAIN_FIELD_KEYS, flagName, type Field } from '../../src/config/fields.js';
 import { addTrainFlags, argsForConfig, configFromArgs, configFromFlags } from '../../src/config/flags.js';
 import { canonicalConfigJson, parseTrainConfig, TrainConfigSchema } from '../../src/config/schema.js';
@@ -16,12 +18,16 @@ import { readConfigFile } from '../../src/run/run-config.js';
 import { loadModel } from '../../src/run/checkpoint-payload.js';
 import { trainCommand } from '../../src/cli/train.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { registerQuantizer, SignQuantizer, type QuantizerForward } from '../../src/quantizers/index.js';
-import { FcGradMeta, registerMetaNetwork } from '../../src/meta/index.js';
+import './test-plugins.js';
 import { parseMethodSpec, parseQuantizerSpec } from '../../src/compare/method-spec.js';
 import { InputFileError, UsageError } from '../../src/util/errors.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'mq-config-'));
+const MAIN = resolve('dist/src/cli/main.js');
+const PLUGINS = resolve('dist/test/config/test-plugins.js');
+/** The real CLI in a child process (optionally with the test plugins imported first). */
+const cli = (args: string[], plugins = false) =>
+  spawnSync(process.execPath, [...(plugins ? ['--import', PLUGINS] : []), MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
 const TINY = { dataset: 'synthetic:8x8x1:4:64:16', model: 'mlp', hidden: [8], epochs: 1, batchSize: 16, backend: 'cpu' } as const;
 
 /** Parses a train command line in-process and returns the config fields it set. */
@@ -57,8 +63,8 @@ test('--method is canonical; --estimator is an alias; both disagreeing is an err
   let help = '';
   const cmd = trainCommand().exitOverride().configureOutput({ writeOut: (s) => (help += s) });
   assert.throws(() => cmd.parse(['--help'], { from: 'user' }));
-  assert.match(help, /--method <name> +training method \(the canonical flag; --estimator is an alias\)/);
-  assert.match(help, /--estimator <name> +alias of --method/);
+  assert.match(help, /--method <name>\s+training method \(the canonical flag;/);
+  assert.match(help, /--estimator <name>\s+alias of --method/);
   assert.match(help, /--config <file>/);
 });
 
@@ -82,7 +88,7 @@ test('train --config FILE: YAML or JSON, keys as fields or flag names; flags ove
   const bad = join(dir, 'bad.json');
   for (const [content, message] of [
     ['{"lrStpe": 3}', /bad\.json: invalid training config:\n {2}lrStpe: unknown key \(did you mean 'lrStep'\?\)/],
-    ['{"bits": "many"}', /bad\.json: training config: bits: expected an integer, got 'many'/],
+    ['{"bits": "many"}', /bad\.json: training config: bits: expected a number, got 'many'/],
     ['{"momentum": 2}', /bad\.json: invalid training config:\n {2}momentum: /],
     ['[1, 2]', /bad\.json: expected an object of training options/],
     ['{"lr": ', /bad\.json: not valid JSON/],
@@ -90,16 +96,22 @@ test('train --config FILE: YAML or JSON, keys as fields or flag names; flags ove
     writeFileSync(bad, content);
     assert.throws(() => readConfigFile(bad), (e: unknown) => e instanceof InputFileError && message.test(e.message), content);
   }
-  // Through the command: the file's lr and epochs, overridden by the flags given.
+  // Through the CLI: the file's lr and seed, overridden by the flags given.
   const file = join(dir, 'tiny.json');
   writeFileSync(file, JSON.stringify({ ...TINY, lr: 0.5, seed: 3 }));
   const out = join(dir, 'run');
-  await quietly(() => trainCommand().exitOverride().parseAsync(['--config', file, '--lr', '0.01', '--out', out, '--quiet'], { from: 'user' }));
+  const r = cli(['train', '--config', file, '--lr', '0.01', '--out', out, '--quiet']);
+  assert.equal(r.status, 0, r.stderr);
+  await useBackend('cpu');
   const { payload, model } = loadModel(out);
   model.dispose();
   assert.equal(payload.config.lr, 0.01, 'the flag overrides the file');
   assert.equal(payload.config.seed, 3, 'the file sets what the flags leave');
   assert.equal(payload.config.lrStep, 30, 'the schema fills the rest');
+  writeFileSync(bad, '{"lrStpe": 3}');
+  const e = cli(['train', '--config', bad]);
+  assert.equal(e.status, 2);
+  assert.match(e.stderr, /^metaquant: .*bad\.json: invalid training config:\n {2}lrStpe: unknown key \(did you mean 'lrStep'\?\)/);
 });
 
 test('argsForConfig and configFromArgs round-trip a config through its flags', () => {
@@ -111,37 +123,16 @@ test('argsForConfig and configFromArgs round-trip a config through its flags', (
   assert.throws(() => configFromArgs(['--modle', 'mlp']), /unknown train flag '--modle' \(did you mean --model\?\)/);
 });
 
-/** Runs `body` with stdout swallowed (the train command prints its result line). */
-async function quietly<T>(body: () => Promise<T>): Promise<T> {
-  const write = process.stdout.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  try {
-    return await body();
-  } finally {
-    process.stdout.write = write;
-  }
-}
-
-/** A test-only quantizer: sign with Ŵ ∈ {−½, +½}, so its use is visible in the trained weights. */
-class HalfSign extends SignQuantizer {
-  override readonly name = 'test-half-sign';
-  protected override forward(w: Tensor): QuantizerForward {
-    const f = super.forward(w);
-    return { ...f, wHat: tf.mul(f.wHat, 0.5) };
-  }
-}
-
 test('a quantizer and a meta network added with their register functions train from a config file and from flags', async () => {
-  let quantizers = 0;
-  let metas = 0;
-  registerQuantizer('test-half-sign', (config) => (quantizers++, new HalfSign(config)));
-  registerMetaNetwork('test-fcgrad', (config) => (metas++, new FcGradMeta(config)));
   const dir = tmp();
   const file = join(dir, 'custom.yaml');
   writeFileSync(file, `dataset: "${TINY.dataset}"\nmodel: mlp\nhidden: [8]\nepochs: 1\nbatchSize: 16\nbackend: cpu\nmethod: metaquant\nquantizer: test-half-sign\nmeta: test-fcgrad\nmetaHidden: 4\n`);
   const fromFile = join(dir, 'from-file');
-  await quietly(() => trainCommand().exitOverride().parseAsync(['--config', file, '--out', fromFile, '--quiet'], { from: 'user' }));
-  assert.ok(quantizers > 0 && metas > 0, 'the registered factories built the run');
+  const r = cli(['train', '--config', file, '--out', fromFile, '--quiet'], true);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /built test-half-sign/);
+  assert.match(r.stderr, /built test-fcgrad/);
+  await useBackend('cpu');
   const { model, payload } = loadModel(fromFile);
   try {
     assert.equal(payload.modelConfig.quantizer?.name, 'test-half-sign');
@@ -152,18 +143,18 @@ test('a quantizer and a meta network added with their register functions train f
   } finally {
     model.dispose();
   }
-  // The same from flags alone (the command is built after registering, so its choices include them).
-  const fromFlags = join(dir, 'from-flags');
-  const [q0, m0] = [quantizers, metas];
-  await quietly(() =>
-    trainCommand()
-      .exitOverride()
-      .parseAsync(['--dataset', TINY.dataset, '--hidden', '8', '--epochs', '1', '--backend', 'cpu', '--estimator', 'metaquant', '--quantizer', 'test-half-sign', '--meta', 'test-fcgrad', '--meta-hidden', '4', '--out', fromFlags, '--quiet'], { from: 'user' }),
-  );
-  assert.ok(quantizers > q0 && metas > m0);
-  // And in a compare grid's specs, and through the library.
+  // The same from flags alone; without the plugin the names are unknown choices.
+  const flags = ['train', '--dataset', TINY.dataset, '--hidden', '8', '--epochs', '1', '--backend', 'cpu', '--estimator', 'metaquant', '--quantizer', 'test-half-sign', '--meta', 'test-fcgrad', '--meta-hidden', '4', '--out', join(dir, 'from-flags'), '--quiet'];
+  const f = cli(flags, true);
+  assert.equal(f.status, 0, f.stderr);
+  assert.match(f.stderr, /built test-half-sign[\s\S]*built test-fcgrad/);
+  const without = cli(flags);
+  assert.equal(without.status, 2);
+  assert.match(without.stderr, /argument 'test-half-sign' is invalid/);
+  // And in a compare grid's specs, and through the library (this process imported the plugins).
   assert.deepEqual(parseMethodSpec('metaquant:test-fcgrad').config, { method: 'metaquant', meta: 'test-fcgrad' });
   assert.deepEqual(parseQuantizerSpec('test-half-sign').config, { quantizer: 'test-half-sign' });
+  assert.equal(parseTrainConfig({ quantizer: 'test-half-sign', meta: 'test-fcgrad' }).quantizer, 'test-half-sign');
   const t = await Trainer.create({ ...TINY, quantizer: 'test-half-sign', out: join(dir, 'lib') });
   t.dispose();
 });
