@@ -1,6 +1,7 @@
 import { unknownChoice } from '../util/errors.js';
-
 import { SCHEDULES, type ScheduleName } from '../config/choices.js';
+
+/** The choices live with the config (config/choices.ts), below the training code. */
 export { SCHEDULES, type ScheduleName };
 
 export interface ScheduleConfig {

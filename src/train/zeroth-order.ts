@@ -1,6 +1,7 @@
 import type { Rng } from '../util/rng.js';
-
 import { ZO_METHODS, type ZerothOrderMethod } from '../config/choices.js';
+
+/** The choices live with the config (config/choices.ts), below the training code. */
 export { ZO_METHODS, type ZerothOrderMethod };
 
 export interface ZerothOrderOptions {

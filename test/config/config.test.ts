@@ -68,9 +68,10 @@ test('--method is canonical; --estimator is an alias; both disagreeing is an err
   assert.match(help, /--config <file>/);
 });
 
-test('unknown keys are rejected naming the key, with did-you-mean; legacy keys are renamed', () => {
+test('unknown keys are rejected naming the key, with did-you-mean; legacy keys are renamed', async () => {
   assert.throws(() => parseTrainConfig({ lrStpe: 3, modle: 'mlp' }), (e: unknown) => e instanceof UsageError && /lrStpe: unknown key \(did you mean 'lrStep'\?\)/.test(e.message) && /modle: unknown key \(did you mean 'model'\?\)/.test(e.message));
   assert.throws(() => parseTrainConfig({ zzzzzz: 1 }), /zzzzzz: unknown key$/m);
+  await assert.rejects(Trainer.create({ ...TINY, lrStpe: 3 }), /lrStpe: unknown key \(did you mean 'lrStep'\?\)/, 'library input too');
   assert.throws(() => parseTrainConfig({ lr: 'fast' }), /lr: /);
   assert.throws(() => parseTrainConfig({ quantizer: 'xnor' }), /quantizer: unknown quantizer 'xnor'; expected one of: dorefa, bwn, ternary, sign/);
   const old = parseTrainConfig({ estimator: 'metaquant', lrStepEpochs: 9, maxMetaMemoryGiB: 2, maxMemoryGiB: 3, injectNanAtSteps: [2] });
