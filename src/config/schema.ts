@@ -27,7 +27,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Renames legacy keys in place of their position; an old and a new name with different values is an error. */
 export function migrateLegacyKeys(input: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // No prototype: a key '__proto__' (JSON.parse makes it an own key) stays a key, rejected as unknown.
+  const out: Record<string, unknown> = Object.create(null);
   for (const [key, value] of Object.entries(input)) {
     const renamed = Object.prototype.hasOwnProperty.call(LEGACY_KEYS, key) ? LEGACY_KEYS[key]! : key;
     if (renamed !== key && Object.prototype.hasOwnProperty.call(input, renamed) && JSON.stringify(input[renamed]) !== JSON.stringify(value)) {
@@ -36,7 +37,7 @@ export function migrateLegacyKeys(input: Record<string, unknown>): Record<string
     if (renamed !== key && Object.prototype.hasOwnProperty.call(out, renamed)) continue;
     out[renamed] = value;
   }
-  return out;
+  return { ...out }; // a plain object again; spreading defines '__proto__' as an own key
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
@@ -76,7 +77,7 @@ export function parseTrainConfig(input: unknown): TrainConfig {
  * a value that does not parse is a UsageError naming the key (`where` prefixes it).
  */
 export function normaliseConfigObject(raw: Record<string, unknown>, where: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [rawKey, value] of Object.entries(raw)) {
     const key = rawKey.includes('-') ? fieldKey(rawKey) : rawKey;
     if (Object.prototype.hasOwnProperty.call(out, key)) throw new UsageError(`${where}: '${rawKey}' is given twice (as a field and as a flag name)`);
@@ -91,7 +92,7 @@ export function normaliseConfigObject(raw: Record<string, unknown>, where: strin
     } else if (field?.list && typeof value === 'number') v = [value];
     out[key] = v;
   }
-  return out;
+  return { ...out };
 }
 
 /** The config's identity: its validated value as JSON with sorted keys (defaults filled, `out` left out). */
