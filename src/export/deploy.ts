@@ -1,7 +1,7 @@
 // From a trained checkpoint to the values a deployed network computes with (Node side).
 import type { QuantizedModel } from '../models/model.js';
 import type { QuantizedEncoding } from '../quantizers/types.js';
-import { loadModel, type CheckpointPayload } from '../train/trainer.js';
+import { loadModel, type CheckpointPayload } from '../run/checkpoint-payload.js';
 import { loadDataset } from '../data/index.js';
 import { InputFileError } from '../util/errors.js';
 import { decodeQuantized } from './encoding.js';

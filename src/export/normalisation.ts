@@ -1,5 +1,5 @@
 import { loadDataset } from '../data/index.js';
-import type { TrainConfig } from '../train/config.js';
+import type { TrainConfig } from '../config/schema.js';
 
 /**
  * The per-channel input normalisation a model was trained with: x = (pixel/255 − mean)/std.

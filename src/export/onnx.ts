@@ -3,7 +3,7 @@ import { tf } from '../engine/tf.js';
 import { BN_EPSILON } from '../models/layers.js';
 import type { QuantizedModel } from '../models/model.js';
 import { traceModel, type GraphNode } from '../models/trace.js';
-import { loadModel } from '../train/trainer.js';
+import { loadModel } from '../run/checkpoint-payload.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { UsageError, unknownChoice } from '../util/errors.js';
 import { pixelAffine, type InputNormalisation } from './normalisation.js';
