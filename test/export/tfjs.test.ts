@@ -14,7 +14,7 @@ import { loadDeployment } from '../../src/export/deploy.js';
 import { InputFileError } from '../../src/util/errors.js';
 import { exportTfjs } from '../../src/export/tfjs.js';
 import { exportPacked, loadPackedModelFile } from '../../src/export/packed.js';
-import { kerasName } from '../../src/export/layers-graph.js';
+import { kerasName } from '../../src/export/layers-model.js';
 import type { TrainConfigInput } from '../../src/config/schema.js';
 import { argmax, maxAbsDiff, ourPredictions, tempDir, trainTiny, useBackend, type TestImages } from './trained.js';
 
