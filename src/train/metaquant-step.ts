@@ -51,31 +51,6 @@ export interface MetaQuantTrace {
   metaParamGrads: Map<string, Tensor>;
 }
 
-/** The loss of one iteration as a function of φ (see {@link MetaQuantStep.phiProbe}). */
-export interface PhiProbe {
-  phi0: Map<string, Float32Array>;
-  /** ∂L/∂φ as the step computes it (through the quantizer with the estimator). */
-  autodiff(): Map<string, Float32Array>;
-  /** 'surrogate': Q replaced by its first-order STE stand-in at W_meta(φ₀); 'quantized': the real network. */
-  loss(kind: 'surrogate' | 'quantized', phi?: Map<string, Float32Array>): number;
-  /** The factors of the chain φ → m → W_meta → W̃ → Ŵ → L at φ₀, per quantized kernel (owned by the probe). */
-  readonly parts: PhiProbeParts;
-  /** One backward pass at φ₀: g_Ŵ = ∂L/∂Ŵ, and δ = ∂L/∂W_meta through the quantizer's estimator (caller disposes). */
-  backprop(): { gHat: Map<string, Tensor>; delta: Map<string, Tensor> };
-  dispose(): void;
-}
-
-export interface PhiProbeParts {
-  /** W_meta(φ₀): the pre-quantization weight the forward uses. */
-  wMeta: Map<string, Tensor>;
-  calibration: Map<string, Tensor>;
-  /** m(φ₀) = M_φ₀(g_Ŵ^{t−1}, W̃^{t−1}), reshaped per kernel. */
-  m0: Map<string, Tensor>;
-  /** The meta network's inputs (flat, all kernels) and LSTM state (undefined = zeros). */
-  inputs: { gHat: Tensor; wTilde: Tensor };
-  state: LstmState | undefined;
-}
-
 /** What the forward/backward pass of one iteration produced. */
 interface ForwardRecord {
   loss: number;
@@ -137,7 +112,7 @@ export class MetaQuantStep implements TrainStep {
   recordTrace = false;
 
   constructor(
-    private readonly model: QuantizedModel,
+    readonly model: QuantizedModel,
     private readonly meta: MetaNetwork,
     private readonly optimizer: BaseOptimizer,
     private readonly options: MetaQuantOptions,
@@ -388,7 +363,7 @@ export class MetaQuantStep implements TrainStep {
       tf.concat(
         this.layers.map((l) => {
           const wMeta = forward.wMetas.get(l)!;
-          const dTilde = preQuantizeDerivative(this.quantizer, wMeta);
+          const dTilde = this.quantizer.preQuantizeDerivative(wMeta);
           return tf.reshape(tf.mul(tf.mul(calibration.get(l)!, tf.mul(mLayers.get(l)!, dTilde)), -alpha), [-1]);
         }),
       ),
@@ -559,110 +534,6 @@ export class MetaQuantStep implements TrainStep {
     tf.dispose([...forward.wHats.values(), ...forward.wMetas.values(), ...calibration.values()]);
   }
 
-  /**
-   * This iteration's loss as a function of φ, for gradient checks; changes no state. The forward
-   * weight is W_meta(φ) = W_base − α·cal ⊙ (m(φ) − m(φ₀)), where W_base is the look-ahead value
-   * (code mode: W − α·G; paper mode: W − α·π(cal ⊙ m(φ₀))), i.e. exactly the function whose
-   * gradient the step's autodiff computes (the stop-gradient constant frozen at φ₀).
-   */
-  phiProbe(images: Tensor, labels: Tensor, alpha: number): PhiProbe {
-    if (!this.started) throw new Error('the φ probe needs one completed iteration (no g_Ŵ yet)');
-    const calibration = this.calibrations();
-    const inputs = tf.tidy(() => {
-      const i = this.metaInputs();
-      return { gHat: tf.keep(i.gHat), wTilde: tf.keep(i.wTilde) };
-    });
-    const state = this.lstm ?? undefined;
-    const m0 = new Map<string, Tensor>();
-    tf.tidy(() => {
-      for (const [k, v] of this.splitToLayers(this.meta.forward(inputs, state).metaGrad)) m0.set(k, tf.keep(v));
-    });
-    const base = new Map<string, Tensor>();
-    if (this.options.mode === 'code') {
-      for (const l of this.layers) base.set(l, tf.keep(tf.tidy(() => tf.sub(this.model.params.get(l), tf.mul(this.lookahead.get(l)!, alpha)))));
-    } else {
-      const saved = this.optimizer.getState();
-      for (const l of this.layers) {
-        base.set(l, tf.keep(tf.tidy(() => tf.sub(this.model.params.get(l), tf.mul(this.optimizer.direction(l, this.model.params.get(l), tf.mul(calibration.get(l)!, m0.get(l)!)), alpha)))));
-      }
-      this.optimizer.setState(saved);
-    }
-    const wMetaAt = (m: Map<string, Tensor>, l: string) => tf.sub(base.get(l)!, tf.mul(tf.mul(calibration.get(l)!, tf.sub(m.get(l)!, m0.get(l)!)), alpha));
-    // A linear stand-in for Q with the estimator's derivative at W_meta(φ₀): FD of it → the STE-path gradient.
-    const surrogate = new Map<string, { value: Tensor; slope: Tensor }>();
-    for (const l of this.layers) {
-      const w0 = base.get(l)!;
-      surrogate.set(l, {
-        value: tf.keep(this.quantizer.quantize(w0)),
-        slope: tf.keep(tf.grad((w: Tensor) => tf.sum(this.quantizer.quantize(w)))(w0)),
-      });
-    }
-    const biasHook = (name: string, b: tf.Variable) =>
-      this.options.mode === 'code' && this.lookaheadBiases.has(name) ? tf.sub(b, tf.mul(this.lookahead.get(name)!, alpha)) : b;
-    const lossWith = (kernel: (l: string, m: Map<string, Tensor>) => Tensor): (() => tf.Scalar) => () => {
-      const m = this.splitToLayers(this.meta.forward(inputs, state).metaGrad);
-      const hooks: WeightHooks = { kernel: (name, w) => (this.layers.includes(name) ? kernel(name, m) : w), bias: biasHook };
-      return crossEntropy(this.model.forward(images, hooks, true, { updateStatistics: false }), labels) as tf.Scalar;
-    };
-    const metaParams = this.meta.params;
-    const withPhi = <T>(phi: Map<string, Float32Array> | undefined, f: () => T): T => {
-      if (!phi) return f();
-      const saved = new Map([...metaParams].map(([k, v]) => [k, tf.keep(v.clone())]));
-      tf.tidy(() => {
-        for (const [k, v] of phi) metaParams.get(k)!.assign(tf.tensor(v, metaParams.get(k)!.shape));
-      });
-      try {
-        return f();
-      } finally {
-        for (const [k, v] of saved) {
-          metaParams.get(k)!.assign(v);
-          v.dispose();
-        }
-      }
-    };
-    return {
-      phi0: new Map([...metaParams].map(([k, v]) => [k, Float32Array.from(v.dataSync())])),
-      parts: { wMeta: base, calibration, m0, inputs, state },
-      backprop: () => {
-        const wHats = this.layers.map((l) => this.quantizer.quantize(base.get(l)!));
-        const lossOf = (kernel: (i: number, w: Tensor) => Tensor) => (...ws: Tensor[]) => {
-          const hooks: WeightHooks = { kernel: (name, w) => (this.layers.includes(name) ? kernel(this.layers.indexOf(name), ws[this.layers.indexOf(name)]!) : w), bias: biasHook };
-          return crossEntropy(this.model.forward(images, hooks, true, { updateStatistics: false }), labels);
-        };
-        const gHat = tf.grads(lossOf((_i, w) => w))(wHats);
-        const delta = tf.grads(lossOf((_i, w) => this.quantizer.quantize(w)))(this.layers.map((l) => base.get(l)!));
-        tf.dispose(wHats);
-        return { gHat: new Map(this.layers.map((l, i) => [l, gHat[i]!])), delta: new Map(this.layers.map((l, i) => [l, delta[i]!])) };
-      },
-      autodiff: () => {
-        const { value, grads } = valueAndGrads(
-          lossWith((l, m) => this.quantizer.quantize(tf.add(base.get(l)!, tf.sub(wMetaAt(m, l), stopGradient(wMetaAt(m, l)))))),
-          new Map([...metaParams]),
-        );
-        const out = new Map([...metaParams.keys()].map((k) => [k, grads.has(k) ? Float32Array.from(grads.get(k)!.dataSync()) : new Float32Array(metaParams.get(k)!.size)]));
-        tf.dispose([value, ...grads.values()]);
-        return out;
-      },
-      loss: (kind, phi) =>
-        withPhi(phi, () =>
-          tf.tidy(() => {
-            const kernel =
-              kind === 'quantized'
-                ? (l: string, m: Map<string, Tensor>) => this.quantizer.quantize(wMetaAt(m, l))
-                : (l: string, m: Map<string, Tensor>) => {
-                    const s = surrogate.get(l)!;
-                    return tf.add(s.value, tf.mul(s.slope, tf.sub(wMetaAt(m, l), base.get(l)!)));
-                  };
-            return lossWith(kernel)().dataSync()[0]!;
-          }),
-        ),
-      dispose: () => {
-        tf.dispose([inputs.gHat, inputs.wTilde, ...m0.values(), ...base.values(), ...calibration.values()]);
-        for (const s of surrogate.values()) tf.dispose([s.value, s.slope]);
-      },
-    };
-  }
-
   /** Code mode's quirk: the evaluation forward overwrites each layer's stored W̃ with A(W). */
   afterEvaluation(): void {
     if (this.options.mode !== 'code' || !this.started) return;
@@ -708,12 +579,22 @@ export class MetaQuantStep implements TrainStep {
     if (this.zoRng && s.zoRng) this.zoRng = new Rng(0, s.zoRng);
   }
 
+  /** 'code' or 'paper' (read by the φ probe). */
+  get mode(): MetaQuantMode {
+    return this.options.mode;
+  }
+
+  /** The base optimizer (the φ probe previews paper mode's π with it). */
+  get baseOptimizer(): BaseOptimizer {
+    return this.optimizer;
+  }
+
   /** The meta network M_φ (read by gradcheck). */
   get metaNetwork(): MetaNetwork {
     return this.meta;
   }
 
-  /** The meta optimizer (exposed for the parity test, which compares its state). */
+  /** The meta optimizer (the parity test compares its state; tests and gradcheck observe the φ-gradient it receives). */
   get metaOptimizer(): TorchAdam {
     return this.metaAdam;
   }
@@ -730,14 +611,6 @@ export class MetaQuantStep implements TrainStep {
     this.finite.dispose();
     if (this.lastTrace) disposeTrace(this.lastTrace);
   }
-}
-
-/**
- * ∂W̃/∂W elementwise, with the layer statistics held constant: dorefa's A has derivative
- * (1 − tanh²W)/(2·max|tanh W|) = cal/2; BWN, ternary and sign have W̃ = W.
- */
-export function preQuantizeDerivative(q: WeightQuantizer, w: Tensor): Tensor {
-  return q.name === 'dorefa' ? tf.mul(q.calibration(w), 0.5) : tf.onesLike(w);
 }
 
 export function disposeTrace(t: MetaQuantTrace): void {

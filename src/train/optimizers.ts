@@ -132,6 +132,12 @@ export class BaseOptimizer {
  */
 export class TorchAdam {
   private readonly state = new Map<string, { step: number; m: Tensor; v: Tensor }>();
+  /**
+   * Sees every gradient map `step` receives, before it is applied (tests and gradcheck read the
+   * φ-gradient MetaQuant applies here, where nothing can change it afterwards). The tensors are
+   * the caller's: copy what you need, keep none.
+   */
+  onGradients: ((grads: ReadonlyMap<string, Tensor>) => void) | null = null;
   constructor(
     public lr: number,
     private readonly beta1 = 0.9,
@@ -140,6 +146,7 @@ export class TorchAdam {
   ) {}
 
   step(params: Map<string, tf.Variable>, grads: Map<string, Tensor>): void {
+    this.onGradients?.(grads);
     for (const [name, g] of grads) {
       const p = params.get(name)!;
       const prev = this.state.get(name);
