@@ -131,6 +131,7 @@ export function trainCommand(): Command {
           `${trainer.config.estimator}${trainer.config.estimator === 'metaquant' ? `:${trainer.config.meta} (${trainer.config.mqMode} mode)` : ''}, ` +
           `${trainer.config.optimizer} lr ${trainer.config.lr}, backend ${trainer.config.backend}; run folder ${trainer.out}\n`,
       );
+      if (trainer.step.notice) process.stderr.write(`metaquant train: ${trainer.step.notice}\n`);
       const result = await withInterruptSignals((signal) => trainer.run(progressCallbacks(trainer.config.epochs, Boolean(o.quiet)), { signal }));
       trainer.dispose();
       const summary = {

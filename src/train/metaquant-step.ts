@@ -48,6 +48,8 @@ export interface MetaQuantTrace {
   metaGrad: Map<string, Tensor>;
   calibration: Map<string, Tensor>;
   steGrad: Map<string, Tensor>;
+  /** Ŵ = Q(A(W_meta)) as the forward used it. */
+  wHat: Map<string, Tensor>;
   metaParamGrads: Map<string, Tensor>;
 }
 
@@ -107,6 +109,13 @@ export class MetaQuantStep implements TrainStep {
   private readonly finite = new FiniteCheck();
   /** The meta learning rate's multiplier this step (StepContext.metaLrScale). */
   private metaLrScale = 1;
+  /**
+   * Code mode with SGD momentum (no Nesterov) forms the reference's SGD-M direction, whose `.grad`
+   * aliases the momentum buffer (spec §6 step 5; BaseOptimizer.aliasedMomentumDirection).
+   */
+  private readonly aliasedMomentum: boolean;
+  /** One line for the run's log when the step departs from the textbook (the SGD-M quirk). */
+  readonly notice: string | null;
   /** Set by `step` when `recordTrace` is true. */
   lastTrace: MetaQuantTrace | null = null;
   recordTrace = false;
@@ -125,6 +134,12 @@ export class MetaQuantStep implements TrainStep {
     this.lookaheadBiases = new Set(model.params.names((p) => p.role === 'bias' && quantizedLayers.has(p.layer)));
     this.baseVars = new Map(model.params.trainableNames().map((n) => [n, model.params.get(n)]));
     this.metaAdam = new TorchAdam(options.metaLr);
+    const opt = optimizer.config;
+    this.aliasedMomentum = options.mode === 'code' && opt.name === 'sgd' && opt.momentum > 0 && !opt.nesterov;
+    this.notice = this.aliasedMomentum
+      ? `code mode: SGD momentum ${opt.momentum} as the reference's SGD-M (its .grad aliases the momentum buffer): ` +
+        `π = ${opt.momentum}·δ_t + cal⊙m + ${opt.weightDecay}·W for kernels, ${2 * opt.momentum}·(∂L/∂p + ${opt.weightDecay}·p) for the other parameters, from their second update; --mq-mode paper keeps textbook momentum`
+      : null;
     if (options.phiPath === 'zeroth-order') {
       const zo = options.zerothOrder;
       if (!zo) throw new UsageError("--phi-path zeroth-order needs the estimator's options (method, samples, scale, seed)");
@@ -237,17 +252,18 @@ export class MetaQuantStep implements TrainStep {
     const grads = forward.grads;
     const calibrated = new Map(this.layers.map((name) => [name, tf.mul(calibration.get(name)!, metaGrads.get(name)!)]));
     for (const c of cosines(this.layers.map((name) => [calibrated.get(name)!, grads.get(name)!]))) this.diag.add('cosMetaSte', c);
+    const raw = new Map<string, Tensor>();
     for (const name of this.layers) {
       if (trace) trace.steGrad.set(name, tf.keep(grads.get(name)!.clone()));
-      grads.get(name)!.dispose();
+      raw.set(name, grads.get(name)!);
       grads.set(name, calibrated.get(name)!);
     }
-    const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, alpha);
+    const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, alpha, this.aliasedMomentum ? raw : undefined);
     for (const [name, d] of directions) {
       if (this.lookahead.has(name)) replaceKept(this.lookahead, name, d);
       else d.dispose();
     }
-    tf.dispose([...grads.values()]);
+    tf.dispose([...grads.values(), ...raw.values()]);
     this.finishIteration(forward, pass.state, metaGrads, calibration, trace, pass.phiGrads);
     this.diag.add('metaSeconds', metaSeconds);
     return { loss: forward.loss, correct: forward.correct, size: labels.shape[0]! };
@@ -326,6 +342,7 @@ export class MetaQuantStep implements TrainStep {
         if (this.options.phiPath !== 'ste' || trace) wMetas.set(name, tf.keep(wMeta.clone()));
         const q = this.quantizer.quantize(wMeta, cap);
         wHats.set(name, tf.keep(q));
+        if (trace) trace.wHat.set(name, tf.keep(q.clone()));
         return q;
       },
       bias: (name, b) => {
@@ -500,7 +517,7 @@ export class MetaQuantStep implements TrainStep {
     if (this.lastTrace) disposeTrace(this.lastTrace);
     this.lastTrace = null;
     if (!this.recordTrace) return null;
-    return { wMeta: new Map(), bMeta: new Map(), metaGrad: new Map(), calibration: new Map([...calibration].map(([k, v]) => [k, tf.keep(v.clone())])), steGrad: new Map(), metaParamGrads: new Map() };
+    return { wMeta: new Map(), bMeta: new Map(), metaGrad: new Map(), calibration: new Map([...calibration].map(([k, v]) => [k, tf.keep(v.clone())])), steGrad: new Map(), wHat: new Map(), metaParamGrads: new Map() };
   }
 
   private storeCaptures(captures: Map<string, QuantizeCapture>): void {
@@ -614,5 +631,5 @@ export class MetaQuantStep implements TrainStep {
 }
 
 export function disposeTrace(t: MetaQuantTrace): void {
-  for (const m of [t.wMeta, t.bMeta, t.metaGrad, t.calibration, t.steGrad, t.metaParamGrads]) disposeMap(m);
+  for (const m of [t.wMeta, t.bMeta, t.metaGrad, t.calibration, t.steGrad, t.wHat, t.metaParamGrads]) disposeMap(m);
 }

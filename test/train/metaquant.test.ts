@@ -151,3 +151,39 @@ test('a short MetaQuant run lowers the training loss for every meta network', as
     model.dispose();
   }
 });
+
+test("the reference's SGD-M: π is textbook at a parameter's first step, then μ·raw + g + λp (gradient replaced) or 2μ·(g + λp) (.grad aliases the buffer)", async () => {
+  await useBackend('cpu');
+  const opt = new BaseOptimizer({ name: 'sgd', momentum: 0.9, weightDecay: 0.01 });
+  const p = tf.tensor1d([1, -2]);
+  const g = tf.tensor1d([0.5, 0.25]);
+  const raw = tf.tensor1d([3, -1]);
+  const close = (t: tf.Tensor, expected: number[], what: string) => {
+    const got = Array.from(t.dataSync());
+    expected.forEach((e, i) => assert.ok(Math.abs(got[i]! - e) < 1e-6, `${what}[${i}]: ${got[i]} vs ${e}`));
+    t.dispose();
+  };
+  close(opt.aliasedMomentumDirection('w', p, g, raw), [0.5 + 0.01, 0.25 - 0.02], 'first step: g + λp');
+  close(opt.aliasedMomentumDirection('w', p, g, raw), [0.9 * 3 + 0.5 + 0.01, 0.9 * -1 + 0.25 - 0.02], 'replaced gradient: μ·raw + g + λp');
+  close(opt.aliasedMomentumDirection('b', p, g, null), [0.51, 0.23], 'first step of another parameter');
+  close(opt.aliasedMomentumDirection('b', p, g, null), [1.8 * 0.51, 1.8 * 0.23], 'aliased: 2μ·(g + λp)');
+  assert.equal(opt.getState().steps.w, 2, 'the ordinary step counter (checkpointed) advances');
+  assert.throws(() => new BaseOptimizer({ name: 'sgd', momentum: 0.9, nesterov: true }).aliasedMomentumDirection('w', p, g, raw), /aliased momentum/);
+  tf.dispose([p, g, raw]);
+});
+
+test('code mode with SGD momentum (no Nesterov) uses the SGD-M quirk and says so; paper mode, Nesterov and plain SGD do not', async () => {
+  await useBackend('cpu');
+  const noticeOf = (mode: 'code' | 'paper', optimizer: OptimizerConfig) => {
+    const { model, step } = makeStep('fcgrad', { mode }, {}, optimizer);
+    const notice = step.notice;
+    step.dispose();
+    model.dispose();
+    return notice;
+  };
+  assert.match(noticeOf('code', { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 }) ?? '', /SGD-M.*aliases the momentum buffer/);
+  assert.equal(noticeOf('paper', { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 }), null);
+  assert.equal(noticeOf('code', { name: 'sgd', momentum: 0.9, nesterov: true }), null);
+  assert.equal(noticeOf('code', { name: 'sgd' }), null);
+  assert.equal(noticeOf('code', { name: 'adam', weightDecay: 5e-4 }), null);
+});
