@@ -15,13 +15,13 @@ const TESTS = ['dist/test/train/phi-gradient.test.js', 'dist/test/analysis/gradc
 const MUTATIONS = [
   {
     what: "the step's 'ste' cotangent without cal: −α·δ instead of −α·cal⊙δ",
-    file: 'dist/src/train/metaquant-step.js',
-    find: 'tf.mul(tf.mul(calibration.get(l), forward.grads.get(l)), -alpha)',
-    replace: 'tf.mul(forward.grads.get(l), -alpha)',
+    file: 'dist/src/train/metaquant/phi-path.js',
+    find: 'tf.mul(tf.mul(calibration.get(k), forward.grads.get(k)), -alpha)',
+    replace: 'tf.mul(forward.grads.get(k), -alpha)',
   },
   {
     what: "the sign of the step's ∂L/∂φ flipped where the step hands it to the meta optimizer",
-    file: 'dist/src/train/metaquant-step.js',
+    file: 'dist/src/train/metaquant/step.js',
     find: 'this.metaAdam.step(this.meta.params, phiGrads);',
     replace: 'this.metaAdam.step(this.meta.params, new Map([...phiGrads].map(([k, g]) => [k, tf.neg(g)])));',
   },

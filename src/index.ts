@@ -10,7 +10,8 @@ export { Trainer, loadModel, createStep, modelConfigFor, type TrainResult, type 
 export { parseTrainConfig, TrainConfigSchema, type TrainConfig, type TrainConfigInput } from './train/config.js';
 export { BaseOptimizer, TorchAdam, OPTIMIZERS, type OptimizerConfig } from './train/optimizers.js';
 export { SteStep } from './train/ste-step.js';
-export { MetaQuantStep, MQ_MODES, PHI_PATHS, type MetaQuantOptions } from './train/metaquant-step.js';
+export { MetaQuantStep } from './train/metaquant/step.js';
+export { MQ_MODES, PHI_PATHS, type MetaQuantOptions } from './train/metaquant/options.js';
 export { phiProbe, type PhiProbe } from './analysis/phi-probe.js';
 export { evaluate } from './train/evaluate.js';
 export * from './export/index.js';

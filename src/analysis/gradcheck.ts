@@ -5,7 +5,7 @@ import { epochOrder, makeBatch } from '../data/pipeline.js';
 import { QuantizedModel } from '../models/model.js';
 import { parseTrainConfig, type TrainConfig } from '../train/config.js';
 import { createStep, modelConfigFor } from '../train/trainer.js';
-import { MetaQuantStep } from '../train/metaquant-step.js';
+import { MetaQuantStep } from '../train/metaquant/step.js';
 import { phiProbe, type PhiObjective, type PhiProbe } from './phi-probe.js';
 import { Rng } from '../util/rng.js';
 import { UsageError } from '../util/errors.js';

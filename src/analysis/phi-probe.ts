@@ -3,7 +3,7 @@ import type { WeightHooks } from '../models/layers.js';
 import type { LstmState } from '../meta/types.js';
 import { phiValues, withPhi } from '../meta/phi-values.js';
 import { crossEntropy } from '../train/loss.js';
-import type { MetaQuantStep } from '../train/metaquant-step.js';
+import type { MetaQuantStep } from '../train/metaquant/step.js';
 
 /**
  * The loss of the step's next iteration as a function of φ, built from the step's state alone

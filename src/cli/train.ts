@@ -4,7 +4,7 @@ import { METHODS, ON_NAN, QUANTIZER_CHOICES } from '../train/config.js';
 import { OPTIMIZERS } from '../train/optimizers.js';
 import { SCHEDULES } from '../train/schedules.js';
 import { META_ACTIVATIONS, META_KINDS } from '../meta/types.js';
-import { MQ_MODES, PHI_PATHS } from '../train/metaquant-step.js';
+import { MQ_MODES, PHI_PATHS } from '../train/metaquant/options.js';
 import { ZO_METHODS } from '../train/zeroth-order.js';
 import { BACKENDS } from '../engine/backend.js';
 import { MODEL_NAMES } from '../models/architectures.js';
@@ -127,7 +127,7 @@ export function trainCommand(): Command {
         : await Trainer.create(trainConfigFromOptions(o));
       process.stderr.write(
         `metaquant train: ${trainer.config.model} on ${trainer.dataset.name} (${trainer.dataset.train.count} train / ${trainer.dataset.test.count} test), ` +
-          `${trainer.config.quantizer}${trainer.config.quantizer === 'dorefa' ? ` ${trainer.config.bits}-bit` : ''}, ` +
+          `${trainer.model.quantizer?.label ?? 'none'}, ` +
           `${trainer.config.estimator}${trainer.config.estimator === 'metaquant' ? `:${trainer.config.meta} (${trainer.config.mqMode} mode)` : ''}, ` +
           `${trainer.config.optimizer} lr ${trainer.config.lr}, backend ${trainer.config.backend}; run folder ${trainer.out}\n`,
       );

@@ -4,7 +4,7 @@ import { BACKENDS } from '../engine/backend.js';
 import { OPTIMIZERS } from './optimizers.js';
 import { SCHEDULES } from './schedules.js';
 import { META_ACTIVATIONS, META_KINDS } from '../meta/types.js';
-import { MQ_MODES, PHI_PATHS } from './metaquant-step.js';
+import { MQ_MODES, PHI_PATHS } from './metaquant/options.js';
 import { ZO_METHODS } from './zeroth-order.js';
 
 export const QUANTIZER_CHOICES = ['dorefa', 'bwn', 'ternary', 'sign', 'none'] as const;

@@ -15,13 +15,14 @@ import { BaseOptimizer } from './optimizers.js';
 import { lrMultiplier } from './schedules.js';
 import { SteStep } from './ste-step.js';
 import { SteHypergradStep } from './ste-hypergrad-step.js';
-import { MetaQuantStep } from './metaquant-step.js';
+import { MetaQuantStep } from './metaquant/step.js';
 import type { TrainStep } from './step.js';
 import { evaluate } from './evaluate.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { modelFromPayload, readCheckpointPayload } from './checkpoint-payload.js';
 import { buildModelWithinMemory, checkRunMemory } from './memory.js';
 import type { QuantizerConfig } from '../quantizers/types.js';
+import { quantizerTakesBits } from '../quantizers/registry.js';
 
 /** One line of metrics.jsonl. */
 export interface EpochMetrics {
@@ -85,7 +86,7 @@ export function modelConfigFor(config: TrainConfig, dataset: Pick<Dataset, 'heig
   const quantizer: QuantizerConfig | null =
     config.quantizer === 'none'
       ? null
-      : { name: config.quantizer, bits: config.quantizer === 'dorefa' ? config.bits : undefined, perChannel: config.perChannel, estimator: config.estimator === 'clipped-ste' ? 'clipped-ste' : 'ste' };
+      : { name: config.quantizer, bits: quantizerTakesBits(config.quantizer) ? config.bits : undefined, perChannel: config.perChannel, estimator: config.estimator === 'clipped-ste' ? 'clipped-ste' : 'ste' };
   return {
     arch: config.model,
     inputShape: [dataset.height, dataset.width, dataset.channels],

@@ -10,7 +10,7 @@ import { createStep, Trainer } from '../../src/train/trainer.js';
 import { effectiveWeightDecay, parseTrainConfig } from '../../src/train/config.js';
 import type { BaseOptimizer } from '../../src/train/optimizers.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
-import { MetaQuantStep } from '../../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../../src/train/metaquant/step.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';
 
 const ctx = (lr: number, batchIndex = 0) => ({ epoch: 0, batchIndex, lr, lrMultiplier: 1 });

@@ -36,7 +36,7 @@ import { tf, type Tensor } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
 import { BaseOptimizer, type OptimizerConfig } from '../../src/train/optimizers.js';
-import { MetaQuantStep } from '../../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../../src/train/metaquant/step.js';
 import type { MetaKind, MetaNetwork } from '../../src/meta/types.js';
 import type { QuantizedModel } from '../../src/models/model.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';

@@ -32,7 +32,7 @@ import { useBackend } from '../../src/engine/backend.js';
 import { QuantizedModel } from '../../src/models/model.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
 import { BaseOptimizer } from '../../src/train/optimizers.js';
-import { MetaQuantStep } from '../../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../../src/train/metaquant/step.js';
 import type { MetaKind } from '../../src/meta/types.js';
 import type { SavedTensor } from '../../src/train/tensor-state.js';
 import { fixtureFiles, flat, loadFixture, torchLinearToKernel, type Fixture } from '../helpers/fixtures.js';
