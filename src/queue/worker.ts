@@ -136,7 +136,6 @@ export class QueueWorker {
     const resumeFrom = await this.prepare(train, config, store, dir);
     const args = resumeFrom !== undefined ? ['--resume', dir, '--epochs', String(config.epochs)] : ['--config', join(dir, CONFIG_FILE), '--out', dir];
     args.push('--json', '--quiet');
-    this.s.log(`start ${train.run}${resumeFrom !== undefined ? ` (resuming from ${resumeFrom})` : ''}`);
     await job.updateProgress({ worker: this.s.name, epochs: 0, seq: 0 } satisfies JobProgress);
 
     const limit = train.transport.kind === 'redis' ? Math.min(train.transport.maxBytes, this.s.maxTransferBytes) : Infinity;
@@ -154,6 +153,7 @@ export class QueueWorker {
         await job.updateProgress({ worker: this.s.name, epochs, seq } satisfies JobProgress);
       },
     });
+    this.s.log(`start ${train.run}${resumeFrom !== undefined ? ` (resuming from ${resumeFrom})` : ''} (training process ${child.pid})`);
     const entry = { child, lost: false };
     this.children.set(job.id!, entry);
     let exit;
