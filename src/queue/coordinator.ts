@@ -65,6 +65,8 @@ interface Tracked {
   /** Sequence number of the published files last copied into OUT. */
   seq: number;
   epochs: number;
+  /** Failed attempts seen so far. */
+  attempts: number;
 }
 
 export async function runQueuedGrid(gridDir: string, runs: RunSpec[], options: QueueGridOptions): Promise<GridOutcome> {
@@ -90,7 +92,7 @@ export async function runQueuedGrid(gridDir: string, runs: RunSpec[], options: Q
       if (readRunResult(gridDir, run.id)) {
         outcome.skipped++;
         emit({ type: 'skip', run });
-      } else pending.set(run.id, { run, dir: resolve(runDir(gridDir, run.id)), state: 'queued', seq: 0, epochs: 0 });
+      } else pending.set(run.id, { run, dir: resolve(runDir(gridDir, run.id)), state: 'queued', seq: 0, epochs: 0, attempts: 0 });
     }
 
     /** Queues a run that has no job: OUT's checkpoint (if it has one) goes to the store for the worker to resume from. */
@@ -131,12 +133,13 @@ export async function runQueuedGrid(gridDir: string, runs: RunSpec[], options: Q
     log(`grid ${grid} on ${options.address.display} (queue '${options.queueName}', files through ${store.description}): ${added} run(s) queued now, ${reattached} already in the queue, ${outcome.skipped} finished`);
 
     const follow = async (t: Tracked): Promise<void> => {
-      const job = await queue.getJob(jobId(grid, t.run.id));
+      // The state first: a job read before it became final would lack its result or reason.
+      const state = await queue.getJobState(jobId(grid, t.run.id));
+      const job = state === 'unknown' ? undefined : await queue.getJob(jobId(grid, t.run.id));
       if (!job) {
         log(`${t.run.id}: its job is gone from the queue (was Redis emptied?); queuing it again`);
         return enqueue(t);
       }
-      const state = await job.getState();
       if (state === 'completed') return collect(t, job);
       if (state === 'failed') return fail(t, job);
       await syncFiles(t);
@@ -147,9 +150,11 @@ export async function runQueuedGrid(gridDir: string, runs: RunSpec[], options: Q
         t.state = 'active';
         t.worker = worker;
       } else if (t.state === 'active') {
-        emit({ type: 'queued', run: t.run, reason: `back in the queue${t.worker ? ` (from ${t.worker})` : ''}` });
+        const retry = job.attemptsMade > t.attempts;
+        emit({ type: 'queued', run: t.run, reason: retry ? `attempt ${job.attemptsMade} failed (${job.failedReason ?? 'no reason'}); queued again` : `back in the queue${t.worker ? ` (from ${t.worker})` : ''}` });
         t.state = 'queued';
       }
+      t.attempts = job.attemptsMade;
     };
 
     /** Copies newly published files into OUT/runs/<id>; a new metrics line is an epoch event. */

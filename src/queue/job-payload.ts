@@ -35,7 +35,7 @@ const JobSchema = z.strictObject({
   format: z.literal(JOB_FORMAT),
   versions: VersionsSchema,
   grid: z.string().regex(GRID_ID, 'expected 16-64 lowercase hex digits'),
-  run: z.string().regex(RUN_ID, 'expected a folder name of letters, digits, . _ -').refine((id) => id !== '.' && id !== '..', 'a run id may not be . or ..'),
+  run: z.string().regex(RUN_ID, 'expected a folder name of letters, digits, . _ - (not starting with .)'),
   config: z.record(z.string(), z.unknown()),
   transport: TransportSchema,
 });

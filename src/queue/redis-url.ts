@@ -71,9 +71,9 @@ function readCa(file: string): Buffer {
   }
 }
 
-/** The URL with the password (anything between the user's ':' and '@') shown as ***. */
+/** The URL with the password shown as ***: everything from the user's ':' to the last '@' (a mistyped, unencoded '/' or '@' in a password stays hidden too). */
 export function redactUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/]*@/i, '$1:***@');
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):.*@/i, '$1:***@');
 }
 
 /** Command-line arguments with a `--queue` URL's password redacted (for anything that records a command line). */

@@ -161,6 +161,7 @@ export class QueueWorker {
       exit = await child.done;
     } catch (err) {
       if (err instanceof LostLockError || entry.lost) throw new Error(`${job.id}: this worker lost the job to another one`);
+      if (err instanceof TransferTooLargeError) throw new UnrecoverableError(err.message); // the same on every attempt
       throw err;
     } finally {
       this.children.delete(job.id!);
