@@ -156,6 +156,7 @@ export class QueueWorker {
     this.s.log(`start ${train.run}${resumeFrom !== undefined ? ` (resuming from ${resumeFrom})` : ''} (training process ${child.pid})`);
     const entry = { child, lost: false };
     this.children.set(job.id!, entry);
+    if (this.stopping) child.stop('SIGTERM'); // a signal came while the run was being prepared
     let exit;
     try {
       exit = await child.done;
@@ -172,7 +173,7 @@ export class QueueWorker {
       return { train: exit.result, wallSeconds: Number(exit.wallSeconds.toFixed(3)), resumed: resumeFrom !== undefined, worker: this.s.name };
     }
     if (entry.lost) throw new Error(`${job.id}: this worker lost the job to another one`);
-    if (this.stopping && (exit.code === 130 || exit.code === 143)) {
+    if (this.stopping && (exit.code === 130 || exit.code === 143 || exit.signal === 'SIGINT' || exit.signal === 'SIGTERM')) {
       // Its interrupt checkpoint is published (the child's last files): back to the queue, not an attempt.
       this.s.log(`handed ${train.run} back to the queue`);
       await job.moveToWait(token);
