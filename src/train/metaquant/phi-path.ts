@@ -1,6 +1,6 @@
 import { tf, type Tensor } from '../../engine/tf.js';
 import type { WeightQuantizer } from '../../quantizers/types.js';
-import type { MeanAccumulator } from '../../analysis/diagnostics.js';
+import type { MeanAccumulator } from '../diagnostics.js';
 import { phiValues, withPhi } from '../../meta/phi-values.js';
 import { Rng, type RngState } from '../../util/rng.js';
 import { UsageError } from '../../util/errors.js';

@@ -1,11 +1,10 @@
 import { tf, type Tensor } from '../../engine/tf.js';
 import type { QuantizeCapture } from '../../quantizers/types.js';
 import type { LstmState, MetaNetwork } from '../../meta/types.js';
-import type { FlipTracker, MeanAccumulator } from '../../analysis/diagnostics.js';
+import type { FlipTracker, MeanAccumulator } from '../diagnostics.js';
 import type { RngState } from '../../util/rng.js';
 import type { BaseOptimizer, OptimizerState, TorchAdam } from '../optimizers.js';
 import { disposeMap, loadTensor, loadTensorMap, replaceKept, saveTensor, saveTensorMap, type SavedTensor } from '../tensor-state.js';
-import type { PhiGradientStrategy } from './phi-path.js';
 
 /** What a checkpoint stores of a MetaQuant run (the format of `stepState`). */
 export interface SavedMetaQuantState {
@@ -67,7 +66,8 @@ export interface StateOwners {
   optimizer: BaseOptimizer;
   meta: MetaNetwork;
   metaAdam: TorchAdam;
-  phiPath: PhiGradientStrategy;
+  /** The φ-path's own state (the zeroth-order perturbation stream); structural, so state.ts needs no phi-path import. */
+  phiPath: { getState(): RngState | undefined; setState(state: RngState | undefined): void };
   flips: FlipTracker;
   diag: MeanAccumulator;
 }

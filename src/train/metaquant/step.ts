@@ -2,7 +2,7 @@ import { tf, type Tensor } from '../../engine/tf.js';
 import type { QuantizedModel } from '../../models/model.js';
 import type { WeightQuantizer } from '../../quantizers/types.js';
 import type { LstmState, MetaNetwork } from '../../meta/types.js';
-import { FlipTracker, MeanAccumulator, cosines } from '../../analysis/diagnostics.js';
+import { FlipTracker, MeanAccumulator, cosines } from '../diagnostics.js';
 import { UsageError } from '../../util/errors.js';
 import { BaseOptimizer, TorchAdam } from '../optimizers.js';
 import { replaceKept } from '../tensor-state.js';
