@@ -2,6 +2,7 @@
 // (TLS). The password is a secret: it goes into the connection options and nowhere else; every
 // text that shows the URL shows it redacted.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { UsageError } from '../util/errors.js';
 
 /** Connection options for ioredis (and so BullMQ), built from the URL. */
@@ -11,7 +12,7 @@ export interface RedisConnection {
   username?: string;
   password?: string;
   db: number;
-  tls?: { servername: string; ca?: Buffer };
+  tls?: { servername?: string; ca?: Buffer };
   /** BullMQ's workers need commands to wait for a reconnection instead of failing (a Redis restart). */
   maxRetriesPerRequest: null;
   /** Reconnect with a growing delay, at most 2 s apart, forever: a restarted Redis is found again. */
@@ -58,7 +59,8 @@ export function parseQueueUrl(text: string, env: NodeJS.ProcessEnv = process.env
   };
   if (url.protocol === 'rediss:') {
     const caFile = env[CA_ENV];
-    connection.tls = { servername: host, ...(caFile ? { ca: readCa(caFile) } : {}) };
+    // SNI carries host names only (RFC 6066); for an IP address the certificate is checked against the IP.
+    connection.tls = { ...(isIP(host) === 0 ? { servername: host } : {}), ...(caFile ? { ca: readCa(caFile) } : {}) };
   }
   return { connection, display: redactUrl(text) };
 }

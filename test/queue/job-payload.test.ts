@@ -80,6 +80,7 @@ test('the queue URL: user, password, database, TLS; the password never shown', (
   assert.deepEqual({ ...a.connection, retryStrategy: undefined }, { host: 'queue.example', port: 6380, db: 2, username: 'mq', password: 'p@ss', maxRetriesPerRequest: null, retryStrategy: undefined });
   assert.equal(a.display, 'redis://mq:***@queue.example:6380/2');
   assert.deepEqual(parseQueueUrl('rediss://h', {}).connection.tls, { servername: 'h' });
+  assert.deepEqual(parseQueueUrl('rediss://127.0.0.1', {}).connection.tls, {}, 'no SNI for an IP address (RFC 6066)');
   assert.equal(parseQueueUrl('redis://h', { [PASSWORD_ENV]: 'from-env' }).connection.password, 'from-env');
   assert.equal(parseQueueUrl('redis://:in-url@h', { [PASSWORD_ENV]: 'from-env' }).connection.password, 'in-url');
   assert.throws(() => parseQueueUrl('http://h', {}), /unsupported scheme 'http:'/);
