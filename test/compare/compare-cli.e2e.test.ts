@@ -53,8 +53,20 @@ function when(what: string, dir: string, check: () => boolean, proc: ChildProces
   });
 }
 
+/**
+ * The pid in a `.child.pid` file once it is written in full. A file event can arrive between the
+ * file's creation and its write, and Number('') is 0, which to process.kill means "my whole process
+ * group".
+ */
+function pidIn(file: string): number | undefined {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const pid = Number(text);
+  return text.endsWith('\n') && Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /** SIGKILL for a process that should still be alive; one that has already gone is not an error here. */
 function killIfAlive(pid: number): void {
+  assert.ok(Number.isInteger(pid) && pid > 0, `not a process id: ${pid}`);
   try {
     process.kill(pid, 'SIGKILL');
   } catch (err) {
@@ -143,8 +155,8 @@ test('SIGINT stops the training children and leaves the interrupted run unfinish
   grid.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<number | null>((r) => grid.on('exit', (code) => r(code)));
   const run = join(out, 'runs', 'ste__dorefa__adam__s1');
-  await when('the training child started', run, () => existsSync(join(run, '.child.pid')) && existsSync(join(run, 'config.json')), grid);
-  const child = Number(readFileSync(join(run, '.child.pid'), 'utf8'));
+  await when('the training child started', run, () => pidIn(join(run, '.child.pid')) !== undefined && existsSync(join(run, 'config.json')), grid);
+  const child = pidIn(join(run, '.child.pid'))!;
   grid.kill('SIGINT');
   assert.equal(await exited, 130, stderr);
   assert.match(stderr, /SIGINT: stopping the running training processes/);
@@ -165,8 +177,8 @@ test('a rerun refuses while a training child of a killed compare is still runnin
   const exited = new Promise((r) => grid.on('exit', r));
   let child = 0;
   try {
-    await when('the child started', run, () => existsSync(join(run, '.child.pid')), grid);
-    child = Number(readFileSync(join(run, '.child.pid'), 'utf8'));
+    await when('the child started', run, () => pidIn(join(run, '.child.pid')) !== undefined, grid);
+    child = pidIn(join(run, '.child.pid'))!;
   } finally {
     grid.kill('SIGKILL'); // the runner only: its child lives on
   }
