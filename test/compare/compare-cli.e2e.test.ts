@@ -169,7 +169,9 @@ test('SIGINT stops the training children and leaves the interrupted run unfinish
 test('a rerun refuses while a training child of a killed compare is still running in the folder', HANG, async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'mq-compare-')), 'grid');
   // 10,000 epochs, so the orphaned child is still training when the rerun looks (it is killed below);
-  // with 50 an idle machine finished it first.
+  // with 50 an idle machine finished it first. The runner is killed only after the child's first
+  // epoch: a child still starting up writes to its stderr pipe, and with the runner gone that write
+  // fails and ends it (seen under load); after that, a --quiet --json child writes nothing until the end.
   const args = ['compare', '--methods', 'ste', '--epochs', '10000', '--out', out, '--quiet',
     '--dataset', 'synthetic:8x8x1:4:512:64', '--model', 'mlp', '--hidden', '8', '--batch-size', '16'];
   const run = join(out, 'runs', 'ste__dorefa__adam__s1');
@@ -177,7 +179,7 @@ test('a rerun refuses while a training child of a killed compare is still runnin
   const exited = new Promise((r) => grid.on('exit', r));
   let child = 0;
   try {
-    await when('the child started', run, () => pidIn(join(run, '.child.pid')) !== undefined, grid);
+    await when('the child finished an epoch', run, () => pidIn(join(run, '.child.pid')) !== undefined && lines(join(run, 'metrics.jsonl')).length >= 1, grid);
     child = pidIn(join(run, '.child.pid'))!;
   } finally {
     grid.kill('SIGKILL'); // the runner only: its child lives on
