@@ -3,6 +3,7 @@
 // long as no cycle forms. `npm run lint:deps` checks them; `npm test` runs it first.
 const LAYERS = [
   ['cli'],
+  ['queue'],
   ['compare', 'export', 'analysis', 'demo'],
   ['train'],
   ['run'],

@@ -12,6 +12,7 @@ import { configFromTrainSection, passThroughConfig, passThroughOptions } from '.
 import { argsForConfig } from '../config/flags.js';
 import { parseInteger, parseIntegerList } from './options.js';
 import { GridProgress } from './grid-progress.js';
+import { QUEUE_HELP, queueOptions, queueSettings, runOnQueue } from './compare-queue.js';
 
 const HELP = `
 Method spec: ${METHOD_SPEC_SYNTAX}
@@ -72,9 +73,10 @@ export function compareCommand(): Command {
     .option('--last-k <k>', "k of the reference's statistic (mean over the last k epochs); default 3 or the epochs if fewer", parseInteger)
     .option('--dry-run', 'list the runs and their state, run nothing', false)
     .option('--quiet', 'no progress output', false);
+  for (const o of queueOptions()) cmd.addOption(o);
   const passOptions = passThroughOptions();
   for (const o of passOptions) cmd.addOption(o);
-  cmd.addHelpText('after', HELP);
+  cmd.addHelpText('after', HELP + '\n' + QUEUE_HELP);
   cmd.action(async (o: Record<string, unknown>, command: Command) => {
     const config: CompareConfig = o.config ? readCompareConfig(String(o.config)) : { namedMethods: {}, train: {} };
     const where = o.config ? String(o.config) : 'config';
@@ -84,6 +86,7 @@ export function compareCommand(): Command {
     const out = (o.out as string | undefined) ?? config.out;
     if (!out) throw new UsageError('compare needs --out DIR (or "out" in --config)');
     const jobs = pick(o.jobs as number | undefined, config.jobs, 2);
+    const queue = queueSettings(o);
     if (jobs < 1) throw new UsageError(`--jobs must be at least 1, got ${jobs}`);
     const lastK = pick(o.lastK as number | undefined, config.lastK, undefined as number | undefined);
     if (lastK !== undefined && lastK < 1) throw new UsageError(`--last-k must be at least 1, got ${lastK}`);
@@ -105,11 +108,18 @@ export function compareCommand(): Command {
       return;
     }
 
+    const queued = queue !== undefined;
     mkdirSync(out, { recursive: true });
     const unlock = takeLock(out);
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
-      if (!controller.signal.aborted) process.stderr.write(`\nmetaquant compare: ${signal}: stopping the running training processes; rerun the same command to continue\n`);
+      if (!controller.signal.aborted) {
+        process.stderr.write(
+          queued
+            ? `\nmetaquant compare: ${signal}: no longer following the grid; its runs stay in the queue and the workers go on; rerun the same command to follow them again\n`
+            : `\nmetaquant compare: ${signal}: stopping the running training processes; rerun the same command to continue\n`,
+        );
+      }
       controller.abort();
     };
     process.on('SIGINT', onSignal);
@@ -118,7 +128,9 @@ export function compareCommand(): Command {
     let outcome;
     try {
       writeGridFile(out, all);
-      outcome = await runGrid(out, runs, { jobs, onEvent: progress.onEvent, signal: controller.signal });
+      outcome = queue
+        ? await runOnQueue(out, runs, queue, { onEvent: progress.onEvent, signal: controller.signal, log: (line) => progress.note(line) })
+        : await runGrid(out, runs, { jobs, onEvent: progress.onEvent, signal: controller.signal });
     } finally {
       progress.stop();
       process.off('SIGINT', onSignal);

@@ -68,7 +68,14 @@ export class GridProgress {
         break;
       case 'start':
         this.running.set(e.run.id, e.run);
-        this.line(`start ${label}${e.resumeFrom !== undefined ? ` (resuming after epoch ${e.resumeFrom})` : ''}`);
+        this.line(`start ${label}${e.worker ? ` on ${e.worker}` : ''}${e.resumeFrom !== undefined ? ` (resuming after epoch ${e.resumeFrom})` : ''}`);
+        break;
+      case 'queued':
+        this.running.delete(e.run.id);
+        this.line(`${e.reason}: ${label}`);
+        break;
+      case 'epoch':
+        this.line(`epoch ${e.epoch}/${e.run.epochs} ${label}${e.worker ? ` on ${e.worker}` : ''}`);
         break;
       case 'finish':
         this.running.delete(e.run.id);
@@ -88,6 +95,11 @@ export class GridProgress {
     }
     this.refresh();
   };
+
+  /** A line of information (compare --queue: the queue, its workers). */
+  note(text: string): void {
+    this.line(text);
+  }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);

@@ -9,6 +9,7 @@ import { exportCommand } from './export.js';
 import { demoCommand } from './demo.js';
 import { reportCommand } from './report.js';
 import { gradcheckCommand } from './gradcheck.js';
+import { workerCommand } from './worker.js';
 
 /**
  * The `metaquant` command. Errors are caught here and printed as one line (the wasm backend
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     demoCommand(),
     reportCommand(),
     gradcheckCommand(),
+    workerCommand(),
   ]) {
     cmd.exitOverride().option('--debug', 'print stack traces on errors');
     program.addCommand(cmd);

@@ -51,6 +51,8 @@ export const RunResultSchema = z.object({
   wallSeconds: z.number(),
   resumed: z.boolean(),
   finishedAt: z.string(),
+  /** The queue worker that trained it (`compare --queue`); absent for local runs. */
+  worker: z.string().optional(),
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
 
@@ -115,7 +117,11 @@ export function strayChildren(gridDir: string, runs: readonly RunSpec[]): Array<
 
 export type RunEvent =
   | { type: 'skip'; run: RunSpec }
-  | { type: 'start'; run: RunSpec; resumeFrom?: number }
+  | { type: 'start'; run: RunSpec; resumeFrom?: number; worker?: string }
+  /** compare --queue: the run is (back) in the queue, e.g. after its worker stopped. */
+  | { type: 'queued'; run: RunSpec; reason: string }
+  /** compare --queue: a worker's run finished an epoch (the metrics reached OUT). */
+  | { type: 'epoch'; run: RunSpec; epoch: number; worker?: string }
   | { type: 'finish'; run: RunSpec; result: RunResult }
   | { type: 'fail'; run: RunSpec; reason: string; log: string }
   | { type: 'interrupted'; run: RunSpec };
