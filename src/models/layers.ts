@@ -19,7 +19,7 @@ export const identityHooks: WeightHooks = {
 
 export const BN_EPSILON = 1e-5;
 /** PyTorch's convention: running = (1 − m)·running + m·batch, with the unbiased batch variance. */
-const BN_MOMENTUM = 0.1;
+export const BN_MOMENTUM = 0.1;
 
 /** Parameter names of a layer (the checkpoint keys), e.g. 'conv1/kernel'. */
 export const paramName = {

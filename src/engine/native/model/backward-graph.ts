@@ -1,0 +1,164 @@
+// The hand-derived backward pass of a forward graph (forward-graph.ts) as one ONNX graph: from
+// dL/dlogits and the values the forward saved, the gradients of every kernel, bias, γ and β
+// (tfjs shapes). Each rule is the derivative tfjs's autodiff takes through LayerOps' ops:
+//   dense   y = xW (+b):  dW = xᵀdy, db = Σ_n dy, dx = dy Wᵀ
+//   conv    dW = x ⋆ dy (x as [Ci, N, H, W] convolved with dy as [Co, N, OH, OW], dilated by the
+//           stride), db = Σ dy, dx = ConvTranspose(dy, W) with the forward's pads
+//   BN      (batch statistics) dβ = Σ dy, dγ = Σ dy·x̂, dx = γ/σ · (dy − (dβ + x̂·dγ)/M)
+//   ReLU    dx = dy · [y > 0]        max pool: dy routed to each window's first maximum
+//   flatten, add, global average pool: reshape, fan-out, spread.
+// The images get no gradient (the native model op is not differentiable in its input).
+import type { ModelGraph } from '../../../models/trace.js';
+import { GraphBuilder, HWIO_TO_OIHW, IOHW_TO_HWIO, NHWC_TO_NCHW, size } from './builder.js';
+import { type ForwardGraph, convGeometry, poolGeometry } from './forward-graph.js';
+
+export interface BackwardGraph {
+  spec: ReturnType<GraphBuilder['spec']>;
+  /** Graph output name → index into the forward graph's `params` (gradients of trainable inputs). */
+  grads: Array<{ output: string; slot: number }>;
+}
+
+export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: number): BackwardGraph {
+  const g = new GraphBuilder('b');
+  const N = batch;
+  const nodes = graph.nodes;
+  const slotOf = new Map(fwd.params.map((p, i) => [p.param, i]));
+  const paramInput = (name: string) => {
+    const slot = fwd.params[slotOf.get(name)!]!;
+    return g.input(slot.input, slot.dims);
+  };
+  const savedInput = (name: string) => {
+    const dims = fwd.saved[name];
+    if (!dims) throw new Error(`backward graph: '${name}' was not saved by the forward graph`);
+    return g.input(name, dims);
+  };
+  const grads: BackwardGraph['grads'] = [];
+  const emit = (param: string, value: string) => {
+    const slot = slotOf.get(param)!;
+    const output = `g${slot}`;
+    g.output(output, value, fwd.params[slot]!.dims);
+    grads.push({ output, slot });
+  };
+
+  // Which node outputs need a gradient: everything downstream of a parameter.
+  const needsGrad = nodes.map(() => false);
+  for (const node of nodes) {
+    needsGrad[node.id] = node.op !== 'input' && (['conv2d', 'dense', 'batchNorm'].includes(node.op) || node.inputs.some((i) => needsGrad[i]));
+  }
+  const contributions: string[][] = nodes.map(() => []);
+  const push = (id: number, value: string) => {
+    if (needsGrad[id]) contributions[id]!.push(value);
+  };
+  const sum = (parts: string[]) => parts.reduce((a, b) => g.node('Add', [a, b]));
+
+  contributions[graph.output]!.push(g.input('dlogits', fwd.values[graph.output]!.dims));
+  for (let id = nodes.length - 1; id >= 0; id--) {
+    const node = nodes[id]!;
+    if (contributions[id]!.length === 0) continue;
+    const dy = sum(contributions[id]!);
+    const inId = node.inputs[0]!;
+    const x = fwd.values[inId]!;
+    switch (node.op) {
+      case 'input':
+        break;
+      case 'dense': {
+        const xs = savedInput(x.name);
+        emit(node.kernel, g.node('Gemm', [xs, dy], undefined, { transA: 1 }));
+        if (node.bias) emit(node.bias, g.node('ReduceSum', [dy, g.ints([0])], undefined, { keepdims: 0 }));
+        if (needsGrad[inId]) push(inId, g.node('Gemm', [dy, paramInput(node.kernel)], undefined, { transB: 1 }));
+        break;
+      }
+      case 'conv2d': {
+        const info = convGeometry(nodes[inId]!.outputShape, node, N);
+        emit(node.kernel, convFilterGrad(g, savedInput(x.name), dy, info));
+        if (node.bias) emit(node.bias, g.node('ReduceSum', [dy, g.ints([0, 2, 3])], undefined, { keepdims: 0 }));
+        if (needsGrad[inId]) {
+          const { top, left, bottom, right } = info.padInfo;
+          const outputPadding = [
+            info.inHeight - (info.strideHeight * (info.outHeight - 1) + info.filterHeight - top - bottom),
+            info.inWidth - (info.strideWidth * (info.outWidth - 1) + info.filterWidth - left - right),
+          ];
+          const w = g.transpose(paramInput(node.kernel), HWIO_TO_OIHW);
+          push(inId, g.node('ConvTranspose', [dy, w], undefined, { strides: [node.stride, node.stride], pads: [top, left, bottom, right], output_padding: outputPadding }));
+        }
+        break;
+      }
+      case 'batchNorm': {
+        const saved = fwd.bn.get(node.id);
+        if (!saved) throw new Error('backward graph: batch norm without saved statistics (inference-mode graphs have no backward)');
+        const image = x.dims.length === 4;
+        const c = x.dims[1]!;
+        const axes = g.ints(image ? [0, 2, 3] : [0]);
+        const xhat = savedInput(saved.xhat);
+        const rstd = savedInput(saved.rstd);
+        const dbeta = g.node('ReduceSum', [dy, axes], undefined, { keepdims: 1 });
+        const dgamma = g.node('ReduceSum', [g.node('Mul', [dy, xhat]), axes], undefined, { keepdims: 1 });
+        emit(node.gamma, g.reshape(dgamma, [c]));
+        emit(node.beta, g.reshape(dbeta, [c]));
+        if (needsGrad[inId]) {
+          const m = size(x.dims) / c;
+          const gamma = paramInput(node.gamma);
+          const scale = g.node('Mul', [image ? g.reshape(gamma, [1, c, 1, 1]) : gamma, rstd]);
+          const correction = g.node('Mul', [g.node('Add', [dbeta, g.node('Mul', [xhat, dgamma])]), g.scalar(1 / m)]);
+          push(inId, g.node('Mul', [g.node('Sub', [dy, correction]), scale]));
+        }
+        break;
+      }
+      case 'relu': {
+        const y = savedInput(fwd.values[id]!.name);
+        push(inId, g.node('Where', [g.node('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]));
+        break;
+      }
+      case 'maxPool': {
+        const info = poolGeometry(nodes[inId]!.outputShape, node, N);
+        const xs = savedInput(x.name);
+        const attrs = { kernel_shape: [node.size, node.size], strides: [node.stride, node.stride], pads: [info.padInfo.top, info.padInfo.left, info.padInfo.bottom, info.padInfo.right] };
+        const pooled = g.fresh('pooled');
+        const indices = g.fresh('argmax');
+        g.multi('MaxPool', [xs], [pooled, indices], attrs);
+        push(inId, g.node('MaxUnpool', [dy, indices, g.ints(x.dims)], undefined, attrs));
+        break;
+      }
+      case 'flatten': {
+        if (!needsGrad[inId]) break;
+        const [n, c, h, w] = x.dims as [number, number, number, number];
+        push(inId, x.layout === 'nchw' ? g.transpose(g.reshape(dy, [n, h, w, c]), NHWC_TO_NCHW) : g.reshape(dy, x.dims));
+        break;
+      }
+      case 'add':
+        push(node.inputs[0]!, dy);
+        push(node.inputs[1]!, dy);
+        break;
+      case 'globalAvgPool': {
+        const [n, c, h, w] = x.dims as [number, number, number, number];
+        const spread = g.node('Mul', [g.reshape(dy, [n, c, 1, 1]), g.scalar(1 / (h * w))]);
+        push(inId, g.node('Expand', [spread, g.ints(x.dims)]));
+        break;
+      }
+    }
+  }
+  return { spec: g.spec(), grads };
+}
+
+/**
+ * dW[kh,kw,ci,co] = Σ_{n,oh,ow} xPadded[n, ci, oh·s+kh, ow·s+kw] · dy[n, co, oh, ow]: a
+ * convolution of x as [Ci, N, H, W] (input channels as the batch) with dy as [Co, N, OH, OW]
+ * (the filter), dilated by the stride, giving [Ci, Co, KH, KW]. Input rows/columns the forward
+ * never read are cropped first (ONNX pads cannot be negative).
+ */
+function convFilterGrad(g: GraphBuilder, x: string, dy: string, info: ReturnType<typeof convGeometry>): string {
+  const { top, left } = info.padInfo;
+  const sh = info.strideHeight;
+  const sw = info.strideWidth;
+  let bottom = info.filterHeight + (info.outHeight - 1) * sh - info.inHeight - top;
+  let right = info.filterWidth + (info.outWidth - 1) * sw - info.inWidth - left;
+  const rows = info.inHeight + Math.min(0, bottom);
+  const cols = info.inWidth + Math.min(0, right);
+  bottom = Math.max(0, bottom);
+  right = Math.max(0, right);
+  let xt = g.transpose(x, [1, 0, 2, 3]);
+  if (rows < info.inHeight || cols < info.inWidth) xt = g.node('Slice', [xt, g.ints([0, 0]), g.ints([rows, cols]), g.ints([2, 3])]);
+  const dyt = g.transpose(dy, [1, 0, 2, 3]);
+  const dw = g.node('Conv', [xt, dyt], undefined, { dilations: [sh, sw], pads: [top, left, bottom, right] });
+  return g.transpose(dw, IOHW_TO_HWIO);
+}
