@@ -19,7 +19,7 @@ interface NativeSession {
 interface OnnxProto {
   ModelProto: { create(m: unknown): unknown; encode(m: unknown): { finish(): Uint8Array } };
   TensorProto: { DataType: { FLOAT: number; INT64: number } };
-  AttributeProto: { AttributeType: { INT: number; INTS: number; FLOAT: number } };
+  AttributeProto: { AttributeType: { INT: number; INTS: number; FLOAT: number; STRING: number } };
 }
 
 interface OrtModules {
@@ -80,11 +80,15 @@ export function ortThreads(): number {
 export type Attr = number | number[];
 export interface GraphNode {
   op: string;
+  /** Operator domain; default ONNX's. onnxruntime's own kernels live in e.g. 'com.microsoft.nchwc' (version 1). */
+  domain?: string;
   inputs: string[];
   outputs: string[];
   attrs?: Record<string, Attr | undefined>;
   /** Float attributes (ONNX distinguishes INT and FLOAT). */
   floatAttrs?: Record<string, number>;
+  /** String attributes (e.g. a fused activation's name). */
+  stringAttrs?: Record<string, string>;
 }
 export interface GraphSpec {
   nodes: GraphNode[];
@@ -96,7 +100,7 @@ export interface GraphSpec {
 
 function encode(spec: GraphSpec, onnx: OnnxProto): Uint8Array {
   const F = onnx.TensorProto.DataType.FLOAT;
-  const { INT, INTS, FLOAT } = onnx.AttributeProto.AttributeType;
+  const { INT, INTS, FLOAT, STRING } = onnx.AttributeProto.AttributeType;
   const valueInfo = (name: string, shape: number[]) => ({
     name,
     type: { tensorType: { elemType: F, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
@@ -104,6 +108,7 @@ function encode(spec: GraphSpec, onnx: OnnxProto): Uint8Array {
   const node = (n: GraphNode, i: number) => ({
     name: `n${i}`,
     opType: n.op,
+    ...(n.domain ? { domain: n.domain } : {}),
     input: n.inputs,
     output: n.outputs,
     attribute: [
@@ -111,6 +116,7 @@ function encode(spec: GraphSpec, onnx: OnnxProto): Uint8Array {
         .filter(([, v]) => v !== undefined)
         .map(([name, v]) => (Array.isArray(v) ? { name, type: INTS, ints: v } : { name, type: INT, i: v })),
       ...Object.entries(n.floatAttrs ?? {}).map(([name, f]) => ({ name, type: FLOAT, f })),
+      ...Object.entries(n.stringAttrs ?? {}).map(([name, value]) => ({ name, type: STRING, s: new TextEncoder().encode(value) })),
     ],
   });
   const initializer = Object.entries(spec.int64s ?? {}).flatMap(([name, values]) => (values === undefined ? [] : [{
@@ -121,7 +127,7 @@ function encode(spec: GraphSpec, onnx: OnnxProto): Uint8Array {
   }]));
   const model = {
     irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
+    opsetImport: [{ domain: '', version: 17 }, ...[...new Set(spec.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))].map((domain) => ({ domain, version: 1 }))],
     graph: {
       name: 'kernel',
       node: spec.nodes.map(node),

@@ -9,8 +9,11 @@
 //   flatten, add, global average pool: reshape, fan-out, spread.
 // The images get no gradient (the native model op is not differentiable in its input).
 import type { ModelGraph } from '../../../models/trace.js';
-import { GraphBuilder, HWIO_TO_OIHW, IOHW_TO_HWIO, NHWC_TO_NCHW, size } from './builder.js';
+import { GraphBuilder, HWIO_TO_OIHW, IOHW_TO_HWIO, size } from './builder.js';
 import { type ForwardGraph, convGeometry, poolGeometry } from './forward-graph.js';
+import { type Layout, type ValueRecord, channelView, convert } from './layouts.js';
+import * as nchwc from './nchwc.js';
+import { blockedBnGrad } from './blocked-batch-norm.js';
 
 export interface BackwardGraph {
   spec: ReturnType<GraphBuilder['spec']>;
@@ -18,7 +21,7 @@ export interface BackwardGraph {
   grads: Array<{ output: string; slot: number }>;
 }
 
-export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: number): BackwardGraph {
+export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: number, block: number): BackwardGraph {
   const g = new GraphBuilder('b');
   const N = batch;
   const nodes = graph.nodes;
@@ -32,6 +35,8 @@ export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: numbe
     if (!dims) throw new Error(`backward graph: '${name}' was not saved by the forward graph`);
     return g.input(name, dims);
   };
+  /** A saved forward value as a record of this graph, converted to `layout`. */
+  const savedAs = (v: ValueRecord, layout: Layout): ValueRecord => convert(g, { ...v, name: savedInput(v.name) }, layout);
   const grads: BackwardGraph['grads'] = [];
   const emit = (param: string, value: string) => {
     const slot = slotOf.get(param)!;
@@ -46,8 +51,11 @@ export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: numbe
     needsGrad[node.id] = node.op !== 'input' && (['conv2d', 'dense', 'batchNorm'].includes(node.op) || node.inputs.some((i) => needsGrad[i]));
   }
   const contributions: string[][] = nodes.map(() => []);
-  const push = (id: number, value: string) => {
-    if (needsGrad[id]) contributions[id]!.push(value);
+  /** Adds `grad` (in layout `from`, as the consumer read the input) to node `id`'s gradient, in that node's own layout. */
+  const push = (id: number, grad: string, from: ValueRecord) => {
+    if (!needsGrad[id]) return;
+    const own = fwd.values[id]!;
+    contributions[id]!.push(from.layout === own.layout ? grad : convert(g, { ...from, name: grad }, own.layout).name);
   };
   const sum = (parts: string[]) => parts.reduce((a, b) => g.node('Add', [a, b]));
 
@@ -55,9 +63,10 @@ export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: numbe
   for (let id = nodes.length - 1; id >= 0; id--) {
     const node = nodes[id]!;
     if (contributions[id]!.length === 0) continue;
+    const out = fwd.values[id]!;
     const dy = sum(contributions[id]!);
     const inId = node.inputs[0]!;
-    const x = fwd.values[inId]!;
+    const x = fwd.inputsOf[id]![0]!;
     switch (node.op) {
       case 'input':
         break;
@@ -65,79 +74,109 @@ export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: numbe
         const xs = savedInput(x.name);
         emit(node.kernel, g.node('Gemm', [xs, dy], undefined, { transA: 1 }));
         if (node.bias) emit(node.bias, g.node('ReduceSum', [dy, g.ints([0])], undefined, { keepdims: 0 }));
-        if (needsGrad[inId]) push(inId, g.node('Gemm', [dy, paramInput(node.kernel)], undefined, { transB: 1 }));
+        if (needsGrad[inId]) push(inId, g.node('Gemm', [dy, paramInput(node.kernel)], undefined, { transB: 1 }), x);
         break;
       }
       case 'conv2d': {
         const info = convGeometry(nodes[inId]!.outputShape, node, N);
-        emit(node.kernel, convFilterGrad(g, savedInput(x.name), dy, info));
-        if (node.bias) emit(node.bias, g.node('ReduceSum', [dy, g.ints([0, 2, 3])], undefined, { keepdims: 0 }));
+        const dyPlain = convert(g, { ...out, name: dy }, 'nchw').name;
+        emit(node.kernel, convFilterGrad(g, savedAs(x, 'nchw').name, dyPlain, info));
+        if (node.bias) emit(node.bias, g.node('ReduceSum', [dyPlain, g.ints([0, 2, 3])], undefined, { keepdims: 0 }));
         if (needsGrad[inId]) {
-          const { top, left, bottom, right } = info.padInfo;
-          const outputPadding = [
-            info.inHeight - (info.strideHeight * (info.outHeight - 1) + info.filterHeight - top - bottom),
-            info.inWidth - (info.strideWidth * (info.outWidth - 1) + info.filterWidth - left - right),
-          ];
           const w = g.transpose(paramInput(node.kernel), HWIO_TO_OIHW);
-          push(inId, g.node('ConvTranspose', [dy, w], undefined, { strides: [node.stride, node.stride], pads: [top, left, bottom, right], output_padding: outputPadding }));
+          if (fwd.blockedConv.has(id) && x.layout === 'blocked' && node.stride === 1) {
+            push(inId, blockedInputGrad(g, dy, w, info, block), x);
+          } else {
+            const { top, left, bottom, right } = info.padInfo;
+            const outputPadding = [
+              info.inHeight - (info.strideHeight * (info.outHeight - 1) + info.filterHeight - top - bottom),
+              info.inWidth - (info.strideWidth * (info.outWidth - 1) + info.filterWidth - left - right),
+            ];
+            const dx = g.node('ConvTranspose', [dyPlain, w], undefined, { strides: [node.stride, node.stride], pads: [top, left, bottom, right], output_padding: outputPadding });
+            push(inId, dx, { ...x, layout: 'nchw' });
+          }
         }
         break;
       }
       case 'batchNorm': {
         const saved = fwd.bn.get(node.id);
         if (!saved) throw new Error('backward graph: batch norm without saved statistics (inference-mode graphs have no backward)');
-        const image = x.dims.length === 4;
         const c = x.dims[1]!;
-        const axes = g.ints(image ? [0, 2, 3] : [0]);
+        const cv = channelView(x, block);
+        if ('centred' in saved) {
+          const r = blockedBnGrad(g, dy, savedInput(saved.centred), savedInput(saved.rstd), paramInput(node.gamma), x.dims, cv.dims);
+          emit(node.gamma, r.dgamma);
+          emit(node.beta, r.dbeta);
+          if (needsGrad[inId]) push(inId, r.dx, x);
+          break;
+        }
+        const reshaped = cv.dims.length !== x.dims.length;
+        const dyv = reshaped ? g.reshape(dy, cv.dims) : dy;
+        const axes = g.ints(cv.axes);
         const xhat = savedInput(saved.xhat);
         const rstd = savedInput(saved.rstd);
-        const dbeta = g.node('ReduceSum', [dy, axes], undefined, { keepdims: 1 });
-        const dgamma = g.node('ReduceSum', [g.node('Mul', [dy, xhat]), axes], undefined, { keepdims: 1 });
+        const dbeta = g.node('ReduceSum', [dyv, axes], undefined, { keepdims: 1 });
+        const dgamma = g.node('ReduceSum', [g.node('Mul', [dyv, xhat]), axes], undefined, { keepdims: 1 });
         emit(node.gamma, g.reshape(dgamma, [c]));
         emit(node.beta, g.reshape(dbeta, [c]));
         if (needsGrad[inId]) {
           const m = size(x.dims) / c;
-          const gamma = paramInput(node.gamma);
-          const scale = g.node('Mul', [image ? g.reshape(gamma, [1, c, 1, 1]) : gamma, rstd]);
+          const scale = g.node('Mul', [g.reshape(paramInput(node.gamma), cv.vector), rstd]);
           const correction = g.node('Mul', [g.node('Add', [dbeta, g.node('Mul', [xhat, dgamma])]), g.scalar(1 / m)]);
-          push(inId, g.node('Mul', [g.node('Sub', [dy, correction]), scale]));
+          const dx = g.node('Mul', [g.node('Sub', [dyv, correction]), scale]);
+          push(inId, reshaped ? g.reshape(dx, x.dims) : dx, x);
         }
         break;
       }
       case 'relu': {
-        const y = savedInput(fwd.values[id]!.name);
-        push(inId, g.node('Where', [g.node('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]));
+        const y = savedInput(out.name);
+        push(inId, g.node('Where', [g.node('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]), x);
         break;
       }
       case 'maxPool': {
+        // The window maxima's positions, from plain MaxPool's indices on the saved input.
         const info = poolGeometry(nodes[inId]!.outputShape, node, N);
-        const xs = savedInput(x.name);
+        const xs = savedAs(x, 'nchw');
         const attrs = { kernel_shape: [node.size, node.size], strides: [node.stride, node.stride], pads: [info.padInfo.top, info.padInfo.left, info.padInfo.bottom, info.padInfo.right] };
         const pooled = g.fresh('pooled');
         const indices = g.fresh('argmax');
-        g.multi('MaxPool', [xs], [pooled, indices], attrs);
-        push(inId, g.node('MaxUnpool', [dy, indices, g.ints(x.dims)], undefined, attrs));
+        g.multi('MaxPool', [xs.name], [pooled, indices], attrs);
+        const dyPlain = convert(g, { ...out, name: dy }, 'nchw').name;
+        push(inId, g.node('MaxUnpool', [dyPlain, indices, g.ints(xs.dims)], undefined, attrs), xs);
         break;
       }
       case 'flatten': {
         if (!needsGrad[inId]) break;
-        const [n, c, h, w] = x.dims as [number, number, number, number];
-        push(inId, x.layout === 'nchw' ? g.transpose(g.reshape(dy, [n, h, w, c]), NHWC_TO_NCHW) : g.reshape(dy, x.dims));
+        push(inId, g.reshape(dy, x.dims), x);
         break;
       }
       case 'add':
-        push(node.inputs[0]!, dy);
-        push(node.inputs[1]!, dy);
+        push(node.inputs[0]!, dy, fwd.inputsOf[id]![0]!);
+        push(node.inputs[1]!, dy, fwd.inputsOf[id]![1]!);
         break;
       case 'globalAvgPool': {
-        const [n, c, h, w] = x.dims as [number, number, number, number];
-        const spread = g.node('Mul', [g.reshape(dy, [n, c, 1, 1]), g.scalar(1 / (h * w))]);
-        push(inId, g.node('Expand', [spread, g.ints(x.dims)]));
+        const cv = channelView(x, block);
+        const [h, w] = [x.dims[2]!, x.dims[3]!];
+        const spread = g.node('Mul', [g.reshape(dy, cv.vector.map((d, i) => (i === 0 ? N : d))), g.scalar(1 / (h * w))]);
+        push(inId, g.reshape(g.node('Expand', [spread, g.ints(cv.dims)]), x.dims), x);
         break;
       }
     }
   }
   return { spec: g.spec(), grads };
+}
+
+/**
+ * dx of a stride-1 convolution as a blocked convolution of dy with the flipped, transposed
+ * filter: dx[ci] = Σ_co dy[co] ⋆ rot180(W[co, ci]), padded by K − 1 − the forward's pads.
+ */
+function blockedInputGrad(g: GraphBuilder, dy: string, oihw: string, info: ReturnType<typeof convGeometry>, block: number): string {
+  const [kh, kw] = [info.filterHeight, info.filterWidth];
+  const flipped = g.node('Slice', [oihw, g.ints([kh - 1, kw - 1]), g.ints([-kh - 1, -kw - 1]), g.ints([2, 3]), g.ints([-1, -1])]);
+  const transposed = g.transpose(flipped, [1, 0, 2, 3]); // [Ci, Co, KH, KW]
+  const w = nchwc.filterBlocked(g, transposed, [info.inChannels, info.outChannels, kh, kw], block, true);
+  const { top, left, bottom, right } = info.padInfo;
+  return nchwc.conv(g, dy, w, null, { pads: [kh - 1 - top, kw - 1 - left, kh - 1 - bottom, kw - 1 - right], kernel_shape: [kh, kw] });
 }
 
 /**

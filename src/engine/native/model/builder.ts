@@ -37,6 +37,13 @@ export class GraphBuilder {
     return out;
   }
 
+  /** A node of another operator domain (onnxruntime's own kernels). */
+  nodeIn(domain: string, op: string, inputs: string[], attrs?: GraphNode['attrs']): string {
+    const out = this.fresh(op.toLowerCase());
+    this.nodes.push({ op, domain, inputs, outputs: [out], ...(attrs ? { attrs } : {}) });
+    return out;
+  }
+
   /** A node with several outputs (e.g. MaxPool's values and indices). */
   multi(op: string, inputs: string[], outputs: string[], attrs?: GraphNode['attrs']): void {
     this.nodes.push({ op, inputs, outputs, ...(attrs ? { attrs } : {}) });

@@ -17,6 +17,7 @@ import { type WasmBackend } from '../../wasm/wasm-kernel-utils.js';
 import { type ForwardGraph, buildForward, unsupportedReason } from './forward-graph.js';
 import { type BackwardGraph, buildBackward } from './backward-graph.js';
 import { BufferPool } from './buffer-pool.js';
+import { nchwcBlockSize } from './nchwc.js';
 
 /** Below this many multiply–adds per forward pass the op-by-op path is as fast (tests' tiny models). */
 let MIN_MODEL_MACS = 1 << 22;
@@ -87,11 +88,12 @@ export function nativeModelForward(model: QuantizedModel, x: Tensor, hooks: Weig
   // Inference-mode batch norm has no native backward: gradients through it take the tfjs path.
   if (tape && !training) return null;
   const mode = `${training ? 'train' : 'infer'}|${tape ? 'grad' : 'nograd'}|${training && updateStatistics ? 'stats' : 'nostats'}`;
-  const key = `model|${t.key}|${batch}|${mode}`;
+  const block = nchwcBlockSize();
+  const key = `model|${t.key}|${batch}|${mode}|b${block}`;
   if (failures.has(key)) return null;
   let compiled: Compiled;
   try {
-    compiled = compile(key, t.graph, { batch, training, saveForBackward: tape, updateStatistics: training && updateStatistics });
+    compiled = compile(key, t.graph, { batch, training, saveForBackward: tape, updateStatistics: training && updateStatistics, block });
   } catch (err) {
     failures.set(key, (err as Error).message);
     return null;
@@ -172,7 +174,7 @@ function compile(key: string, graph: ModelGraph, opts: Parameters<typeof buildFo
   let d = described.get(key);
   if (!d) {
     const fwd = buildForward(graph, opts);
-    d = { fwd, ...(opts.saveForBackward ? { bwd: buildBackward(graph, fwd, opts.batch) } : {}) };
+    d = { fwd, ...(opts.saveForBackward ? { bwd: buildBackward(graph, fwd, opts.batch, opts.block) } : {}) };
     described.set(key, d);
   }
   const { fwd, bwd } = d;
