@@ -3,7 +3,7 @@
 // For tests, #prediction carries what was classified: data-input (the exact H·W·C pixel values,
 // JSON), data-class, data-source and data-count (incremented per prediction).
 import * as tf from '@tensorflow/tfjs';
-import { buildLayersModel } from '../src/export/layers-graph.js';
+import { buildLayersModel } from '../src/export/layers-model.js';
 import { decodePacked, float32Bytes } from '../src/export/packed-format.js';
 
 interface Samples {

@@ -1,17 +1,17 @@
 import { tf, type Tensor } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
-import { loadDataset } from '../data/index.js';
-import { epochOrder, makeBatch } from '../data/pipeline.js';
+import { batchCount, epochOrder } from '../data/pipeline.js';
+import { batchTensors } from '../data/batch-tensors.js';
 import { QuantizedModel } from '../models/model.js';
-import { parseTrainConfig, type TrainConfig } from '../train/config.js';
-import { createStep, modelConfigFor } from '../train/trainer.js';
+import { parseTrainConfig, type TrainConfig } from '../config/schema.js';
+import { createStep, datasetFor, modelConfigFor } from '../train/factory.js';
 import { MetaQuantStep, preQuantizeDerivative, type PhiProbe } from '../train/metaquant-step.js';
 import { Rng } from '../util/rng.js';
 import { UsageError } from '../util/errors.js';
 import type { WeightQuantizer } from '../quantizers/types.js';
 
 export interface GradcheckOptions {
-  /** Training config (the `train` flags); the estimator must be metaquant. */
+  /** Training config (the `train` flags); the method must be metaquant. */
   config: unknown;
   /** Ordinary MetaQuant steps before the probed batch (at least 1: the meta network needs a previous g_Ŵ). */
   warmupSteps?: number;
@@ -73,7 +73,7 @@ export interface GradcheckReport {
  */
 export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport> {
   const config = parseTrainConfig(opts.config);
-  if (config.estimator !== 'metaquant') throw new UsageError(`gradcheck probes MetaQuant's φ; got --estimator ${config.estimator}`);
+  if (config.method !== 'metaquant') throw new UsageError(`gradcheck probes MetaQuant's φ; got --method ${config.method}`);
   const warmup = opts.warmupSteps ?? 1;
   if (!(Number.isInteger(warmup) && warmup >= 1)) throw new UsageError(`--warmup-steps must be an integer ≥ 1 (the meta network needs one previous g_Ŵ); got ${warmup}`);
   const fdStep = opts.fdStep ?? 1e-1;
@@ -83,16 +83,13 @@ export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport
   if (!(Number.isInteger(coordinates) && coordinates >= 1)) throw new UsageError(`--coordinates must be a positive integer; got ${coordinates}`);
 
   await useBackend(config.backend);
-  const dataset = await loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+  const dataset = await datasetFor(config);
   const model = new QuantizedModel(modelConfigFor(config, dataset));
   const step = createStep(config, model);
   if (!(step instanceof MetaQuantStep)) throw new Error('internal: a metaquant config built a non-MetaQuant step');
   const order = epochOrder(dataset.train.count, new Rng(`order:${config.seed}`));
-  const batchAt = (b: number) => {
-    const start = (b * config.batchSize) % order.length;
-    const batch = makeBatch(dataset, 'train', order.subarray(start, Math.min(start + config.batchSize, order.length)), { augment: false, rng: new Rng(0) });
-    return { x: tf.tensor4d(batch.images, [batch.size, dataset.height, dataset.width, dataset.channels]), y: tf.tensor1d(batch.labels, 'int32') };
-  };
+  // Batches of the first epoch's order, unaugmented; past its end the order starts again.
+  const batchAt = (b: number) => batchTensors(dataset, 'train', order, b % batchCount(order.length, config.batchSize), config.batchSize);
   const alpha = config.lr;
   try {
     for (let b = 0; b < warmup; b++) {

@@ -8,23 +8,25 @@ import { METHOD_SPEC_SYNTAX, QUANTIZER_SPEC_SYNTAX, parseMethodSpec, splitList }
 import { checkpointEpochs, readRunResult, runDir, runGrid } from '../compare/runner.js';
 import { writeSummary } from '../compare/summary.js';
 import { writeReport } from '../compare/report.js';
-import { argsFromObject, checkTrainArgs, passThroughArgs, passThroughOptions } from '../compare/train-args.js';
+import { configFromTrainSection, passThroughConfig, passThroughOptions } from '../compare/common-config.js';
+import { argsForConfig } from '../config/flags.js';
 import { parseInteger, parseIntegerList } from './options.js';
 import { GridProgress } from './grid-progress.js';
 
 const HELP = `
 Method spec: ${METHOD_SPEC_SYNTAX}
-  NAME is a train --estimator (ste, clipped-ste, metaquant, ...), :META sets --meta, +key=value adds
-  --key value and +key adds --key. Examples: ste, metaquant:fcgrad, metaquant:lstm+phi-path=zeroth-order,
+  NAME is a train --method (ste, clipped-ste, metaquant, ...), :META sets --meta, +key=value sets
+  what --key value sets and +key what --key sets. Examples: ste, metaquant:fcgrad, metaquant:lstm+phi-path=zeroth-order,
   metaquant:fcgrad+freeze-phi, ste+lr-scale=0.3, ste+momentum=0.9+weight-decay=5e-4.
   A config file may name methods: {"methods": {"ste-matched": "ste+momentum=0.9+weight-decay=5e-4"}}.
 Quantizer spec: ${QUANTIZER_SPEC_SYNTAX} (dorefa, dorefa:2, bwn, ternary). Optimizers: sgd, adam.
 
 Any other train flag (e.g. --model mlp --hidden 32 --dataset fashion-mnist --train-limit 5000) applies to
-every run; a method's +key=value overrides it. Each run is a child process writing OUT/runs/<id>/;
+every run; a method's +key=value overrides it. Every run's config is validated before any starts, written
+to OUT/runs/<id>/config.json and trained by a child process (metaquant train --config that file);
 a run is finished when OUT/runs/<id>/result.json exists. Rerunning the same command skips finished
 runs and resumes unfinished ones from their checkpoint. A rerun may add methods/quantizers/optimizers/
-seeds, but may not change the arguments of a run already recorded in OUT/grid.json.
+seeds, but may not change the config of a run already recorded in OUT/grid.json.
 Writes OUT/summary.csv, summary.json, summary.md (accuracy in %, std = sample std, n - 1), OUT/report.html
 (one offline file with the table and charts) and OUT/plots/*.svg. 'metaquant report OUT' rebuilds them.`;
 
@@ -86,26 +88,19 @@ export function compareCommand(): Command {
     const lastK = pick(o.lastK as number | undefined, config.lastK, undefined as number | undefined);
     if (lastK !== undefined && lastK < 1) throw new UsageError(`--last-k must be at least 1, got ${lastK}`);
 
-    const trainArgs = [...argsFromObject(config.train, passOptions, `${where}: train`), ...passThroughArgs(command, passOptions)];
+    const common = { ...configFromTrainSection(config.train, `${where}: train`), ...passThroughConfig(command) };
     const runs = expandGrid({
       methods: methodTexts.map((m) => parseMethodSpec(m, config.namedMethods)),
       quantizers: o.quantizers !== undefined ? splitList(String(o.quantizers)) : (config.quantizers ?? ['dorefa']),
       optimizers: o.optimizers !== undefined ? splitList(String(o.optimizers)) : (config.optimizers ?? ['adam']),
       seeds: pick(o.seeds as number[] | undefined, config.seeds, [1]),
       epochs: pick(o.epochs as number | undefined, config.epochs, 5),
-      trainArgs,
+      common,
     });
-    checkTrainArgs(trainArgs, 'common train flags');
-    const checkedMethods = new Set<string>();
-    for (const r of runs) {
-      if (checkedMethods.has(r.method)) continue;
-      checkedMethods.add(r.method);
-      checkTrainArgs(r.args, `method '${r.method}' (train ${r.args.join(' ')})`);
-    }
     const all = mergeGrid(out, readGridFile(out), runs);
 
     if (o.dryRun) {
-      for (const r of runs) process.stdout.write(`${r.id}\t${describeState(out, r)}\tmetaquant train ${r.args.join(' ')} --out ${runDir(out, r.id)}\n`);
+      for (const r of runs) process.stdout.write(`${r.id}\t${describeState(out, r)}\tmetaquant train ${argsForConfig(r.config).join(' ')} --out ${runDir(out, r.id)}\n`);
       process.stdout.write(`${runs.length} runs (${runs.filter((r) => readRunResult(out, r.id)).length} finished) in ${out}\n`);
       return;
     }

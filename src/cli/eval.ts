@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { useBackend, BACKENDS, type BackendName } from '../engine/backend.js';
 import { loadDataset } from '../data/index.js';
-import { loadModel } from '../train/trainer.js';
+import { loadModel } from '../run/checkpoint-payload.js';
 import { evaluate } from '../train/evaluate.js';
 import { UsageError } from '../util/errors.js';
 import { choiceOption, parseInteger } from './options.js';

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { gradcheck, type GradcheckReport } from '../analysis/gradcheck.js';
-import { addTrainOptions, trainConfigFromOptions } from './train.js';
+import { addTrainFlags, configFromFlags } from '../config/flags.js';
 import { parseInteger, parseNumber } from './options.js';
 
 function parseNumberList(value: string): number[] {
@@ -10,22 +10,21 @@ function parseNumberList(value: string): number[] {
 }
 
 /** Defaults that keep one gradcheck short where the train defaults would not. */
-const GRADCHECK_DEFAULTS: Record<string, unknown> = { estimator: 'metaquant', hidden: [32] };
+const GRADCHECK_DEFAULTS: Record<string, unknown> = { method: 'metaquant', hidden: [32] };
 
 export function gradcheckCommand(): Command {
   const cmd = new Command('gradcheck').description(
     "what ∂L/∂φ is: the chain from φ to the loss, the step's autodiff φ-gradient against finite differences of the STE surrogate, " +
       'and finite differences of the true quantized loss (piecewise constant in φ); takes the train flags (default: metaquant, mlp --hidden 32, bundled mnist)',
   );
-  addTrainOptions(cmd)
+  addTrainFlags(cmd, { showDefaults: true })
     .option('--warmup-steps <n>', 'ordinary MetaQuant steps before the probed batch (≥ 1)', parseInteger, 1)
     .option('--fd-step <h>', "(b): central-difference step, relative to each phi tensor's RMS", parseNumber, 1e-1)
     .option('--quantized-steps <list>', "(c): steps for the quantized loss, relative to each phi tensor's RMS", parseNumberList, [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6])
     .option('--coordinates <n>', 'phi coordinates checked per tensor (seeded choice)', parseInteger, 8)
     .option('--json', 'print one JSON object', false)
     .action(async (o: Record<string, unknown>, command: Command) => {
-      const config = trainConfigFromOptions(o);
-      for (const [key, value] of Object.entries(GRADCHECK_DEFAULTS)) if (command.getOptionValueSource(key) !== 'cli') config[key] = value;
+      const config = { ...GRADCHECK_DEFAULTS, ...configFromFlags(command) };
       const report = await gradcheck({
         config,
         warmupSteps: o.warmupSteps as number,

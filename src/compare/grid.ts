@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { InputFileError, UsageError } from '../util/errors.js';
+import { canonicalConfigJson, parseTrainConfig, type TrainConfig } from '../config/schema.js';
+import { configFromArgs } from '../config/flags.js';
 import { parseOptimizerSpec, parseQuantizerSpec, slug, type MethodSpec } from './method-spec.js';
 
-/** One training run of a grid: its cell (method × quantizer × optimizer), its seed and its `train` arguments. */
+/** One training run of a grid: its cell (method × quantizer × optimizer), its seed and its validated training config. */
 export interface RunSpec {
   id: string;
   method: string;
@@ -13,8 +15,8 @@ export interface RunSpec {
   optimizer: string;
   seed: number;
   epochs: number;
-  /** Every `train` argument except --out/--json/--quiet (those the runner adds). */
-  args: string[];
+  /** The run's training config, defaults filled, without `out` (the runner sets the run folder). */
+  config: TrainConfig;
 }
 
 export interface GridInput {
@@ -23,8 +25,8 @@ export interface GridInput {
   optimizers: string[];
   seeds: number[];
   epochs: number;
-  /** `train` flags applied to every run (config file's `train` section, then command-line flags). */
-  trainArgs: string[];
+  /** Config fields of every run (the config file's `train` section, then command-line flags). */
+  common: Record<string, unknown>;
 }
 
 /** Far more training runs than any comparison needs; a larger grid is a typo (or a hostile config). */
@@ -39,10 +41,21 @@ function unique<T>(values: T[], what: string): T[] {
   return values;
 }
 
+/** A run's config, validated; its problems name the run's cell. */
+function runConfig(input: Record<string, unknown>, cell: string): TrainConfig {
+  try {
+    const { out: _out, ...config } = parseTrainConfig(input);
+    return config;
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`${cell}: ${err.message}`);
+    throw err;
+  }
+}
+
 /**
- * Expands the grid in a fixed order (method, quantizer, optimizer, seed). A run's arguments are
- * the common flags first, then the method's, quantizer's and optimizer's, so a method's
- * `+key=value` overrides a common flag of the same name (commander keeps the last value).
+ * Expands the grid in a fixed order (method, quantizer, optimizer, seed). A run's config is the
+ * common fields, then the method's, quantizer's and optimizer's, so a method's `+key=value`
+ * overrides a common option of the same name; each is validated here, before any run starts.
  */
 export function expandGrid(input: GridInput): RunSpec[] {
   for (const [name, list] of [['--methods', input.methods], ['--quantizers', input.quantizers], ['--optimizers', input.optimizers], ['--seeds', input.seeds]] as const) {
@@ -72,6 +85,7 @@ export function expandGrid(input: GridInput): RunSpec[] {
           const clash = ids.get(id);
           if (clash) throw new UsageError(`runs '${clash}' and '${cell}' get the same folder name '${id}'; rename one method (config file "methods": {name: spec})`);
           ids.set(id, cell);
+          const config = runConfig({ ...input.common, ...m.config, ...q.config, ...o.config, seed, epochs: input.epochs }, `method '${m.label}' (${cell})`);
           runs.push({
             id,
             method: m.label,
@@ -79,7 +93,7 @@ export function expandGrid(input: GridInput): RunSpec[] {
             optimizer: o.label,
             seed,
             epochs: input.epochs,
-            args: [...input.trainArgs, ...m.args, ...q.args, ...o.args, '--seed', String(seed), '--epochs', String(input.epochs)],
+            config,
           });
         }
       }
@@ -89,9 +103,10 @@ export function expandGrid(input: GridInput): RunSpec[] {
 }
 
 export const GRID_FILE = 'grid.json';
-const GRID_VERSION = 1;
+/** Version 2 records each run's config; version 1 (earlier metaquant) its `train` arguments, still read. */
+const GRID_VERSION = 2;
 
-const RunSpecSchema = z.object({
+const runFields = {
   // A folder name under OUT/runs: '.' and '..' would point at OUT or its parent.
   id: z
     .string()
@@ -102,22 +117,43 @@ const RunSpecSchema = z.object({
   optimizer: z.string(),
   seed: z.number().int(),
   epochs: z.number().int().positive(),
-  args: z.array(z.string()),
-});
+};
 
-const GridFileSchema = z.object({
-  format: z.literal('metaquant-compare-grid'),
-  version: z.literal(GRID_VERSION),
-  runs: z.array(RunSpecSchema).superRefine((runs, ctx) => {
-    const seen = new Set<string>();
-    for (const [i, r] of runs.entries()) {
-      if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `run id '${r.id}' appears twice` });
-      seen.add(r.id);
-    }
-  }),
-});
+const uniqueIds = (runs: Array<{ id: string }>, ctx: z.RefinementCtx) => {
+  const seen = new Set<string>();
+  for (const [i, r] of runs.entries()) {
+    if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `run id '${r.id}' appears twice` });
+    seen.add(r.id);
+  }
+};
 
-export type GridFile = z.infer<typeof GridFileSchema>;
+const GridHeaderSchema = z.object({ format: z.literal('metaquant-compare-grid'), version: z.union([z.literal(1), z.literal(GRID_VERSION)]) });
+const GRID_SCHEMAS = {
+  1: z.object({ runs: z.array(z.object({ ...runFields, args: z.array(z.string()) })).superRefine(uniqueIds) }),
+  2: z.object({ runs: z.array(z.object({ ...runFields, config: z.record(z.string(), z.unknown()) })).superRefine(uniqueIds) }),
+};
+
+export interface GridFile {
+  format: 'metaquant-compare-grid';
+  version: typeof GRID_VERSION;
+  runs: RunSpec[];
+}
+
+function schemaProblem(file: string, error: z.ZodError): InputFileError {
+  const issue = error.issues[0]!;
+  return new InputFileError(file, `not a compare grid file: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+}
+
+/** A recorded run's config, validated now (so defaults added since are filled in); version 1 files hold `train` arguments. */
+function recordedConfig(file: string, run: { id: string; config?: Record<string, unknown>; args?: string[] }): TrainConfig {
+  try {
+    const { out: _out, ...config } = parseTrainConfig(run.config ?? configFromArgs(run.args!));
+    return config;
+  } catch (err) {
+    if (err instanceof UsageError) throw new InputFileError(file, `run '${run.id}': ${err.message}`);
+    throw err;
+  }
+}
 
 export function readGridFile(dir: string): GridFile | undefined {
   const file = join(dir, GRID_FILE);
@@ -131,18 +167,36 @@ export function readGridFile(dir: string): GridFile | undefined {
   } catch (err) {
     throw new InputFileError(file, `not valid JSON (${(err as Error).message})`);
   }
-  const parsed = GridFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new InputFileError(file, `not a compare grid file: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  const header = GridHeaderSchema.safeParse(raw);
+  if (!header.success) throw schemaProblem(file, header.error);
+  const parsed = GRID_SCHEMAS[header.data.version].safeParse(raw);
+  if (!parsed.success) throw schemaProblem(file, parsed.error);
+  const runs = parsed.data.runs.map(({ id, method, quantizer, optimizer, seed, epochs, ...recorded }) => ({
+    id,
+    method,
+    quantizer,
+    optimizer,
+    seed,
+    epochs,
+    config: recordedConfig(file, { id, ...recorded }),
+  }));
+  return { format: 'metaquant-compare-grid', version: GRID_VERSION, runs };
+}
+
+/** The fields where two configs differ, as `key: old → new`. */
+function differences(a: TrainConfig, b: TrainConfig): string[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
+  return keys
+    .filter((k) => JSON.stringify((a as Record<string, unknown>)[k]) !== JSON.stringify((b as Record<string, unknown>)[k]))
+    .map((k) => `${k}: ${show((a as Record<string, unknown>)[k])} → ${show((b as Record<string, unknown>)[k])}`);
 }
 
 /**
  * The rerun rule: a folder's grid may grow (new methods, seeds, …) but a run that is already
- * recorded must keep exactly the same arguments (same id ⇒ same training), otherwise its
- * finished result would no longer describe it. Returns the union, old runs first.
+ * recorded must keep exactly the same config (same id ⇒ same training; configs compared as
+ * canonical JSON), otherwise its finished result would no longer describe it. Returns the
+ * union, old runs first.
  */
 export function mergeGrid(dir: string, previous: GridFile | undefined, runs: RunSpec[]): RunSpec[] {
   if (!previous) return runs;
@@ -150,7 +204,7 @@ export function mergeGrid(dir: string, previous: GridFile | undefined, runs: Run
   const changed: string[] = [];
   for (const r of runs) {
     const old = byId.get(r.id);
-    if (old && JSON.stringify(old.args) !== JSON.stringify(r.args)) changed.push(`${r.id}: was [${old.args.join(' ')}], now [${r.args.join(' ')}]`);
+    if (old && canonicalConfigJson(old.config) !== canonicalConfigJson(r.config)) changed.push(`${r.id}: ${differences(old.config, r.config).join(', ')}`);
   }
   if (changed.length > 0) {
     throw new UsageError(

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { METHODS } from '../train/config.js';
-import { OPTIMIZERS } from '../train/optimizers.js';
-import { META_KINDS } from '../meta/types.js';
+import { METHODS, OPTIMIZERS } from '../config/choices.js';
+import { parseFlagValue } from '../config/flags.js';
+import { registeredMetaKinds } from '../meta/registry.js';
+import { registeredQuantizerNames } from '../quantizers/registry.js';
 import { UsageError } from '../util/errors.js';
 
 /**
- * The compact spellings `compare` accepts for one grid axis value, each turned into the `train`
- * flags it stands for:
+ * The compact spellings `compare` accepts for one grid axis value, each turned into the training
+ * config fields it sets (`+key=value` reads like the flag --key value):
  *
  *   method     NAME[:META][+key[=value]]...   e.g. metaquant:lstm+phi-path=zeroth-order, ste+lr-scale=0.3
  *   quantizer  NAME[:BITS]                    e.g. dorefa, dorefa:2, bwn, ternary
@@ -15,16 +16,18 @@ import { UsageError } from '../util/errors.js';
 export const METHOD_SPEC_SYNTAX = 'NAME[:META][+key[=value]]...';
 export const QUANTIZER_SPEC_SYNTAX = 'NAME[:BITS]';
 
-/** Flags that a grid axis (or the runner) sets; a method's `+key` may not set them. */
-export const GRID_CONTROLLED_FLAGS = ['estimator', 'meta', 'quantizer', 'bits', 'optimizer', 'seed', 'epochs', 'out', 'resume', 'json', 'quiet'] as const;
+/** Config fields that a grid axis (or the runner) sets; a method's `+key` or the common options may not set them. */
+export const GRID_CONTROLLED_FIELDS = ['method', 'meta', 'quantizer', 'bits', 'optimizer', 'seed', 'epochs', 'out'] as const;
+/** The same as flag names (with --estimator, the alias of --method), and the train flags that are not config fields. */
+export const GRID_CONTROLLED_FLAGS = ['method', 'estimator', 'meta', 'quantizer', 'bits', 'optimizer', 'seed', 'epochs', 'out', 'resume', 'config', 'json', 'quiet'] as const;
 
 export interface MethodSpec {
   /** The text as given (or the config's name for a named method): the label in tables and plots. */
   label: string;
-  estimator: string;
+  method: string;
   meta?: string;
-  /** `train` arguments the spec adds, in order, e.g. ['--estimator', 'metaquant', '--meta', 'lstm', '--phi-path', 'zeroth-order']. */
-  args: string[];
+  /** The config fields the spec sets, in order, e.g. {method: 'metaquant', meta: 'lstm', phiPath: 'zeroth-order'}. */
+  config: Record<string, unknown>;
 }
 
 const FLAG_NAME = /^[a-z][a-z0-9-]*$/;
@@ -38,22 +41,22 @@ export function parseMethodSpec(text: string, named: Record<string, string> = {}
   }
   if (spec === '') throw new UsageError(`empty method spec; expected ${METHOD_SPEC_SYNTAX}`);
   const [head, ...extras] = spec.split('+');
-  const [estimator, meta, ...rest] = head!.split(':');
+  const [method, meta, ...rest] = head!.split(':');
   const methods = METHODS as readonly string[];
-  if (!estimator || !methods.includes(estimator)) {
+  if (!method || !methods.includes(method)) {
     const names = Object.keys(named);
     throw new UsageError(
-      `method '${spec}': unknown method '${estimator ?? ''}'; expected ${METHOD_SPEC_SYNTAX} with NAME one of: ${methods.join(', ')}` +
+      `method '${spec}': unknown method '${method ?? ''}'; expected ${METHOD_SPEC_SYNTAX} with NAME one of: ${methods.join(', ')}` +
         (names.length ? ` (or a method named in the config file: ${names.join(', ')})` : ''),
     );
   }
   if (rest.length > 0) throw new UsageError(`method '${spec}': more than one ':' in '${head}'; expected ${METHOD_SPEC_SYNTAX}`);
-  const args = ['--estimator', estimator];
+  const config: Record<string, unknown> = { method };
   if (meta !== undefined) {
-    if (!(META_KINDS as readonly string[]).includes(meta)) {
-      throw new UsageError(`method '${spec}': unknown meta network '${meta}'; expected one of: ${META_KINDS.join(', ')}`);
+    if (!registeredMetaKinds().includes(meta)) {
+      throw new UsageError(`method '${spec}': unknown meta network '${meta}'; expected one of: ${registeredMetaKinds().join(', ')}`);
     }
-    args.push('--meta', meta);
+    config.meta = meta;
   }
   for (const extra of extras) {
     const eq = extra.indexOf('=');
@@ -62,46 +65,49 @@ export function parseMethodSpec(text: string, named: Record<string, string> = {}
     if ((GRID_CONTROLLED_FLAGS as readonly string[]).includes(key)) {
       throw new UsageError(`method '${spec}': --${key} is set by the grid (--methods/--quantizers/--optimizers/--seeds/--epochs/--out), not by a method's +${key}`);
     }
-    if (eq < 0) args.push(`--${key}`);
-    else {
-      const value = extra.slice(eq + 1);
-      if (value === '') throw new UsageError(`method '${spec}': '+${extra}' has an empty value`);
-      args.push(`--${key}`, value);
+    const value = eq < 0 ? undefined : extra.slice(eq + 1);
+    if (value === '') throw new UsageError(`method '${spec}': '+${extra}' has an empty value`);
+    try {
+      const field = parseFlagValue(key, value);
+      config[field.key] = field.value;
+    } catch (err) {
+      if (err instanceof UsageError) throw new UsageError(`method '${spec}': ${err.message}`);
+      throw err;
     }
   }
-  return { label: spec, estimator, meta, args };
+  return { label: spec, method, meta, config };
 }
 
 export interface QuantizerSpec {
   label: string;
   name: string;
   bits?: number;
-  args: string[];
+  /** The config fields it sets: {quantizer, bits?}. */
+  config: Record<string, unknown>;
 }
 
-const GRID_QUANTIZERS = ['dorefa', 'bwn', 'ternary', 'sign', 'none'];
-
-/** Parses `dorefa`, `dorefa:2`, `bwn`, `ternary`, … (bits only for dorefa). */
+/** Parses `dorefa`, `dorefa:2`, `bwn`, `ternary`, … (any registered quantizer, or none; bits only for dorefa). */
 export function parseQuantizerSpec(text: string): QuantizerSpec {
   const spec = text.trim();
   const parts = spec.split(':');
   const name = parts[0] ?? '';
-  if (!GRID_QUANTIZERS.includes(name) || parts.length > 2) {
-    throw new UsageError(`quantizer '${spec}': expected ${QUANTIZER_SPEC_SYNTAX} with NAME one of: ${GRID_QUANTIZERS.join(', ')}`);
+  const names = [...registeredQuantizerNames(), 'none'];
+  if (!names.includes(name) || parts.length > 2) {
+    throw new UsageError(`quantizer '${spec}': expected ${QUANTIZER_SPEC_SYNTAX} with NAME one of: ${names.join(', ')}`);
   }
-  const args = ['--quantizer', name];
-  if (parts.length === 1) return { label: spec, name, args };
+  const config: Record<string, unknown> = { quantizer: name };
+  if (parts.length === 1) return { label: spec, name, config };
   const bits = Number(parts[1]);
   if (name !== 'dorefa') throw new UsageError(`quantizer '${spec}': only dorefa takes a bit width (${name} has a fixed number of levels)`);
   if (!Number.isInteger(bits) || bits < 1 || bits > 8) throw new UsageError(`quantizer '${spec}': bit width must be an integer from 1 to 8`);
-  args.push('--bits', String(bits));
-  return { label: spec, name, bits, args };
+  config.bits = bits;
+  return { label: spec, name, bits, config };
 }
 
-export function parseOptimizerSpec(text: string): { label: string; args: string[] } {
+export function parseOptimizerSpec(text: string): { label: string; config: Record<string, unknown> } {
   const name = text.trim();
   if (!(OPTIMIZERS as readonly string[]).includes(name)) throw new UsageError(`optimizer '${name}': expected one of: ${OPTIMIZERS.join(', ')}`);
-  return { label: name, args: ['--optimizer', name] };
+  return { label: name, config: { optimizer: name } };
 }
 
 /**

@@ -4,12 +4,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { readCheckpoint, CHECKPOINT_FILE } from '../train/checkpoint.js';
+import { readCheckpoint, CHECKPOINT_FILE } from '../run/checkpoint.js';
+import { CONFIG_FILE, writeRunConfig } from '../run/run-config.js';
+import { argsForConfig } from '../config/flags.js';
 import { UsageError } from '../util/errors.js';
 import type { RunSpec } from './grid.js';
 
 /**
- * Runs a grid's training runs as child processes (`metaquant train … --json --quiet`), at most
+ * Runs a grid's training runs as child processes (`metaquant train --config runs/<id>/config.json
+ * --json --quiet`, the config written by the runner just before), at most
  * `jobs` at a time. A run is finished only when its `result.json` exists; the runner writes it
  * atomically after the child exited 0 and printed its JSON result, so a run killed at any moment
  * (child or runner) is never counted. Unfinished runs restart from their checkpoint.
@@ -40,6 +43,7 @@ export const RunResultSchema = z.object({
   quantizer: z.string(),
   optimizer: z.string(),
   seed: z.number().int(),
+  /** The flags equivalent to the run's config (its non-default fields). */
   args: z.array(z.string()),
   /** The child's `--json` line. */
   train: TrainJsonSchema,
@@ -160,7 +164,8 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
     const resume = done !== undefined && done < run.epochs;
     if (!resume) rmSync(dir, { recursive: true, force: true }); // a fresh start must not mix with a stale folder
     mkdirSync(dir, { recursive: true });
-    const args = resume ? ['train', '--resume', dir, '--epochs', String(run.epochs)] : ['train', ...run.args, '--out', dir];
+    if (!resume) writeRunConfig(dir, { ...run.config, out: dir });
+    const args = resume ? ['train', '--resume', dir, '--epochs', String(run.epochs)] : ['train', '--config', join(dir, CONFIG_FILE), '--out', dir];
     args.push('--json', '--quiet');
     emit({ type: 'start', run, resumeFrom: resume ? done : undefined });
     const started = performance.now();
@@ -201,7 +206,7 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
           quantizer: run.quantizer,
           optimizer: run.optimizer,
           seed: run.seed,
-          args: run.args,
+          args: argsForConfig(run.config),
           train,
           wallSeconds: Number(wallSeconds.toFixed(3)),
           resumed: resume,
@@ -223,7 +228,8 @@ export async function runGrid(gridDir: string, runs: RunSpec[], options: RunGrid
     const reason = code === null ? (signal ? `killed by ${signal}` : 'could not start') : `exit code ${code}`;
     const log = join(dir, ERROR_LOG);
     const tail = stderr.slice(-STDERR_TAIL_BYTES);
-    writeFileAtomic(log, `metaquant ${args.join(' ')}\n${reason}\n--- stderr (last ${STDERR_TAIL_BYTES} bytes) ---\n${tail}`);
+    const flags = argsForConfig(run.config).join(' ');
+    writeFileAtomic(log, `metaquant ${args.join(' ')}\nits config: metaquant train ${flags}\n${reason}\n--- stderr (last ${STDERR_TAIL_BYTES} bytes) ---\n${tail}`);
     outcome.failed.push(run);
     emit({ type: 'fail', run, reason: `${reason}: ${lastErrorLine(tail)}`, log });
   };

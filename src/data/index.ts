@@ -44,6 +44,7 @@ export {
   type EpochOptions,
   type MakeBatchOptions,
 } from './pipeline.js';
+export { batchTensors, type BatchTensorOptions, type TensorBatch } from './batch-tensors.js';
 
 /** Data-set names accepted by loadDataset (parameterised ones shown with their syntax). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'idx:DIR', SYNTHETIC_SYNTAX] as const;

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../train/trainer.js';
+import { loadModel } from '../run/checkpoint-payload.js';
 import { loadDataset } from '../data/index.js';
 import { checkpointNormalization, deployModel } from '../export/deploy.js';
 import { encodePacked } from '../export/packed-format.js';

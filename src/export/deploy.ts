@@ -1,11 +1,11 @@
 // From a trained checkpoint to the values a deployed network computes with (Node side).
 import type { QuantizedModel } from '../models/model.js';
 import type { QuantizedEncoding } from '../quantizers/types.js';
-import { loadModel, type CheckpointPayload } from '../train/trainer.js';
+import { loadModel, type CheckpointPayload } from '../run/checkpoint-payload.js';
 import { loadDataset } from '../data/index.js';
 import { InputFileError } from '../util/errors.js';
 import { decodeQuantized } from './encoding.js';
-import type { DeployedNetwork, NamedTensor, Normalization } from './layers-graph.js';
+import type { DeployedNetwork, NamedTensor, Normalization } from './layers-model.js';
 
 /** A deployed network plus, for each quantized kernel, its codes/levels/scales (what the packed format stores). */
 export interface Deployment extends DeployedNetwork {

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportTfjs } from './tfjs.js';
 import { exportPacked } from './packed.js';
-import { exportOnnx } from './onnx.js';
+import { exportOnnx, ONNX_OPSET } from './onnx.js';
 
 export interface ExportFormat {
   describe: string;
@@ -15,7 +15,7 @@ export interface ExportFormat {
 
 export const EXPORT_FORMATS: Record<string, ExportFormat> = {
   tfjs: { describe: 'TensorFlow.js LayersModel folder (model.json + shards) holding the quantized weights as float32', output: 'directory', run: exportTfjs },
-  onnx: { describe: 'ONNX model (opset 13, standard operators; quantized weights as float initialisers)', output: 'file', run: (c, o) => exportOnnx(c, o) },
+  onnx: { describe: `ONNX model (opset ${ONNX_OPSET}, standard operators; quantized weights as float initialisers)`, output: 'file', run: (c, o) => exportOnnx(c, o) },
   packed: { describe: 'one file with each quantized layer at its true bit width (load with loadPackedModel)', output: 'file', run: exportPacked },
 };
 

@@ -14,6 +14,7 @@ export {
   type PackedTensor,
   type DecodedPacked,
 } from './packed-format.js';
-export { buildLayersModel, kerasName, EXPORTABLE_ARCHITECTURES, PIXEL_SCALE, type DeployedNetwork, type Normalization, type NamedTensor } from './layers-graph.js';
+export { buildLayersModel, kerasName, type DeployedNetwork, type Normalization, type NamedTensor } from './layers-model.js';
+export { PIXEL_SCALE } from './normalisation.js';
 export { packBits, unpackBits, packedByteLength } from './bitpack.js';
 export { decodeQuantized } from './encoding.js';

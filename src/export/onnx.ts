@@ -1,20 +1,18 @@
-import onnxProto from 'onnx-proto';
+// `--format onnx`: a model's traced graph (models/trace.ts) translated node by node into ONNX
+// operators, encoded by engine/onnx/graph.ts.
 import { tf } from '../engine/tf.js';
-import { BN_EPSILON } from '../models/layers.js';
+import { encodeOnnxModel, ONNX_OPSET, type OnnxConstant, type OnnxNode } from '../engine/onnx/graph.js';
 import type { QuantizedModel } from '../models/model.js';
+import { windowPads } from '../models/ops.js';
 import { traceModel, type GraphNode } from '../models/trace.js';
-import { loadModel } from '../train/trainer.js';
+import { loadModel } from '../run/checkpoint-payload.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { UsageError, unknownChoice } from '../util/errors.js';
 import { pixelAffine, type InputNormalisation } from './normalisation.js';
 import { checkpointNormalization } from './deploy.js';
 
-const { onnx } = onnxProto;
-
 /** Operator set the exported graph declares (every operator used is unchanged since opset 13 or earlier). */
-export const ONNX_OPSET = 13;
-/** IR version 7 is the lowest that opset 13 allows, so older runtimes load the file too. */
-const ONNX_IR_VERSION = 7;
+export { ONNX_OPSET };
 export const ONNX_INPUT_NAME = 'pixels';
 export const ONNX_OUTPUT_NAME = 'logits';
 
@@ -44,25 +42,10 @@ interface Value {
   layout: Layout;
 }
 
-const attr = {
-  ints: (name: string, ints: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
-  int: (name: string, i: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
-  float: (name: string, f: number) => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }),
-};
-
-/** TensorFlow's padding: 'same' gives ceil(in/stride) outputs and puts the odd pixel at the end. */
-function tfPads(inSize: number, kernel: number, stride: number, padding: 'same' | 'valid'): [number, number] {
-  if (padding === 'valid') return [0, 0];
-  const out = Math.ceil(inSize / stride);
-  const total = Math.max((out - 1) * stride + kernel - inSize, 0);
-  const begin = Math.floor(total / 2);
-  return [begin, total - begin];
-}
-
-/** Incrementally builds an ONNX graph: nodes, float initialisers, and layout conversions. */
+/** Incrementally builds an ONNX graph: nodes with fresh output names, constants, and layout conversions. */
 class GraphBuilder {
-  readonly nodes: onnxProto.onnx.INodeProto[] = [];
-  readonly initializers: onnxProto.onnx.ITensorProto[] = [];
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: Record<string, OnnxConstant> = {};
   private readonly transposed = new Map<string, string>();
   private counter = 0;
 
@@ -71,16 +54,14 @@ class GraphBuilder {
   }
 
   constant(name: string, dims: number[], data: Float32Array | Int8Array): string {
-    const raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-    // rawData is little-endian, which is how every platform Node runs on stores typed arrays.
-    const dataType = data instanceof Int8Array ? onnx.TensorProto.DataType.INT8 : onnx.TensorProto.DataType.FLOAT;
-    this.initializers.push({ name, dims, dataType, rawData: raw });
+    if (this.initializers[name]) throw new Error(`ONNX constant '${name}' defined twice`);
+    this.initializers[name] = { dims, data };
     return name;
   }
 
-  node(opType: string, inputs: string[], hint: string, attributes: onnxProto.onnx.IAttributeProto[] = []): string {
+  node(op: string, inputs: string[], hint: string, attrs: Pick<OnnxNode, 'attrs' | 'floatAttrs'> = {}): string {
     const output = this.fresh(hint);
-    this.nodes.push({ opType, input: inputs, output: [output], name: output, attribute: attributes });
+    this.nodes.push({ op, inputs, outputs: [output], ...attrs });
     return output;
   }
 
@@ -100,7 +81,7 @@ class GraphBuilder {
     const key = `${name}:${perm.join(',')}`;
     let out = this.transposed.get(key);
     if (!out) {
-      out = this.node('Transpose', [name], hint, [attr.ints('perm', perm)]);
+      out = this.node('Transpose', [name], hint, { attrs: { perm } });
       this.transposed.set(key, out);
     }
     return out;
@@ -164,7 +145,7 @@ function kernelOperand(b: GraphBuilder, model: QuantizedModel, name: string, kin
     'DequantizeLinear',
     [b.constant(`${name}/int8`, dims, layout(int8.q)), b.constant(`${name}/scale`, scaleDims, int8.scales), b.constant(`${name}/zero`, scaleDims, new Int8Array(int8.scales.length))],
     `${name}/dequantized`,
-    perChannel ? [attr.int('axis', kind === 'conv' ? 0 : 1)] : [],
+    perChannel ? { attrs: { axis: kind === 'conv' ? 0 : 1 } } : {},
   );
   return dequantized;
 }
@@ -178,13 +159,11 @@ function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inpu
     case 'conv2d': {
       const args = [b.nchw(x).name, kernelOperand(b, model, node.kernel, 'conv', options)];
       if (node.bias) args.push(b.constant(node.bias, [node.filters], paramValues(model, node.bias)));
-      const [top, bottom] = tfPads(inShape[0]!, node.kernelSize, node.stride, node.padding);
-      const [left, right] = tfPads(inShape[1]!, node.kernelSize, node.stride, node.padding);
-      const out = b.node('Conv', args, node.layer, [
-        attr.ints('kernel_shape', [node.kernelSize, node.kernelSize]),
-        attr.ints('strides', [node.stride, node.stride]),
-        attr.ints('pads', [top, left, bottom, right]),
-      ]);
+      const [top, bottom] = windowPads(inShape[0]!, node.kernelSize, node.stride, node.padding);
+      const [left, right] = windowPads(inShape[1]!, node.kernelSize, node.stride, node.padding);
+      const out = b.node('Conv', args, node.layer, {
+        attrs: { kernel_shape: [node.kernelSize, node.kernelSize], strides: [node.stride, node.stride], pads: [top, left, bottom, right] },
+      });
       return { name: out, layout: 'NCHW' };
     }
     case 'dense': {
@@ -196,22 +175,20 @@ function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inpu
       const c = node.outputShape[node.outputShape.length - 1]!;
       const v = node.outputShape.length === 3 ? b.nchw(x) : x;
       const args = [node.gamma, node.beta, node.movingMean, node.movingVariance].map((p) => b.constant(p, [c], paramValues(model, p)));
-      return { name: b.node('BatchNormalization', [v.name, ...args], node.layer, [attr.float('epsilon', BN_EPSILON)]), layout: v.layout };
+      return { name: b.node('BatchNormalization', [v.name, ...args], node.layer, { floatAttrs: { epsilon: node.epsilon } }), layout: v.layout };
     }
     case 'relu':
       return { name: b.node('Relu', [x.name], 'relu'), layout: x.layout };
     case 'maxPool': {
-      const [top, bottom] = tfPads(inShape[0]!, node.size, node.stride, node.padding);
-      const [left, right] = tfPads(inShape[1]!, node.size, node.stride, node.padding);
-      const out = b.node('MaxPool', [b.nchw(x).name], 'maxpool', [
-        attr.ints('kernel_shape', [node.size, node.size]),
-        attr.ints('strides', [node.stride, node.stride]),
-        attr.ints('pads', [top, left, bottom, right]),
-      ]);
+      const [top, bottom] = windowPads(inShape[0]!, node.size, node.stride, node.padding);
+      const [left, right] = windowPads(inShape[1]!, node.size, node.stride, node.padding);
+      const out = b.node('MaxPool', [b.nchw(x).name], 'maxpool', {
+        attrs: { kernel_shape: [node.size, node.size], strides: [node.stride, node.stride], pads: [top, left, bottom, right] },
+      });
       return { name: out, layout: 'NCHW' };
     }
     case 'flatten':
-      return { name: b.node('Flatten', [b.nhwc(x).name], 'flatten', [attr.int('axis', 1)]), layout: 'flat' };
+      return { name: b.node('Flatten', [b.nhwc(x).name], 'flatten', { attrs: { axis: 1 } }), layout: 'flat' };
     case 'add': {
       const [p, q] = inputs as [Value, Value];
       const [pv, qv] = p.layout === q.layout ? [p, q] : [b.nchw(p), b.nchw(q)];
@@ -219,13 +196,13 @@ function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inpu
     }
     case 'globalAvgPool': {
       const pooled = b.node('GlobalAveragePool', [b.nchw(x).name], 'avgpool');
-      return { name: b.node('Flatten', [pooled], 'avgpool_flatten', [attr.int('axis', 1)]), layout: 'flat' };
+      return { name: b.node('Flatten', [pooled], 'avgpool_flatten', { attrs: { axis: 1 } }), layout: 'flat' };
     }
   }
 }
 
 /**
- * An ONNX model (opset 13, standard operators only) computing the same logits as
+ * An ONNX model (opset ONNX_OPSET, standard operators only) computing the same logits as
  * `model.predict`: its input is raw pixels 0–255, NHWC [batch, H, W, C], normalised inside the
  * graph; quantized kernels are float initialisers holding Ŵ = Q(A(W)) with the scales folded in.
  * Images run in NCHW inside the graph (Transposes at the ends), as ONNX's Conv expects.
@@ -254,31 +231,24 @@ export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormal
     values[node.id] = translate(b, model, node, inputs, node.inputs.map((i) => graph.nodes[i]!.outputShape), options);
   }
   const logits = values[graph.output]!;
-  b.nodes.push({ opType: 'Identity', input: [logits.name], output: [ONNX_OUTPUT_NAME], name: ONNX_OUTPUT_NAME });
+  b.nodes.push({ op: 'Identity', inputs: [logits.name], outputs: [ONNX_OUTPUT_NAME] });
 
-  const tensorType = (dims: (number | string)[]) => ({
-    tensorType: {
-      elemType: onnx.TensorProto.DataType.FLOAT,
-      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-    },
-  });
   const q = model.quantizer;
-  const message: onnxProto.onnx.IModelProto = {
-    irVersion: ONNX_IR_VERSION,
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
-    producerName: 'metaquant',
-    docString:
-      `${model.config.arch}, weights ${q ? `${q.name}${q.name === 'dorefa' ? ` ${q.bits}-bit` : ''}` : 'float'}; ` +
-      `input '${ONNX_INPUT_NAME}': raw pixel values 0-255, NHWC; output '${ONNX_OUTPUT_NAME}': unnormalised class scores`,
-    graph: {
+  return encodeOnnxModel(
+    {
       name: model.config.arch,
-      node: b.nodes,
-      initializer: b.initializers,
-      input: [{ name: ONNX_INPUT_NAME, type: tensorType(['batch', h, w, c]) }],
-      output: [{ name: ONNX_OUTPUT_NAME, type: tensorType(['batch', model.config.numClasses]) }],
+      nodes: b.nodes,
+      initializers: b.initializers,
+      inputs: { [ONNX_INPUT_NAME]: ['batch', h, w, c] },
+      outputs: { [ONNX_OUTPUT_NAME]: ['batch', model.config.numClasses] },
     },
-  };
-  return onnx.ModelProto.encode(message).finish();
+    {
+      producerName: 'metaquant',
+      docString:
+        `${model.config.arch}, weights ${q ? `${q.name}${q.name === 'dorefa' ? ` ${q.bits}-bit` : ''}` : 'float'}; ` +
+        `input '${ONNX_INPUT_NAME}': raw pixel values 0-255, NHWC; output '${ONNX_OUTPUT_NAME}': unnormalised class scores`,
+    },
+  );
 }
 
 /**

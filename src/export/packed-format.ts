@@ -11,12 +11,13 @@
 //               quantized tensor: levels float32 (2^bits), scales float32 (1 or output channels),
 //                                 codes packed at `bits` bits each (see bitpack.ts)
 import type * as tf from '@tensorflow/tfjs';
+import { MODEL_NAMES, hasArchitecture } from '../models/architectures.js';
 import type { ModelConfig } from '../models/model.js';
 import type { QuantizedEncoding } from '../quantizers/types.js';
 import { InputFileError, MetaquantError } from '../util/errors.js';
 import { packBits, packedByteLength, unpackBits } from './bitpack.js';
 import { decodeQuantized } from './encoding.js';
-import { EXPORTABLE_ARCHITECTURES, buildLayersModel, type DeployedNetwork, type NamedTensor, type Normalization } from './layers-graph.js';
+import { buildLayersModel, type DeployedNetwork, type NamedTensor, type Normalization } from './layers-model.js';
 
 export const PACKED_MAGIC = Uint8Array.of(0x89, 0x4d, 0x51, 0x50, 0x4b, 0x0d, 0x0a, 0x1a);
 export const PACKED_VERSION = 1;
@@ -197,8 +198,8 @@ function checkHeader(h: unknown, fail: (problem: string) => never): PackedHeader
   const header = h as Record<string, unknown>;
   const config = header.modelConfig;
   if (!isObject(config)) return fail('header has no modelConfig');
-  if (typeof config.arch !== 'string' || !(EXPORTABLE_ARCHITECTURES as readonly string[]).includes(config.arch)) {
-    fail(`unknown architecture ${JSON.stringify(config.arch)}; expected one of: ${EXPORTABLE_ARCHITECTURES.join(', ')}`);
+  if (typeof config.arch !== 'string' || !hasArchitecture(config.arch)) {
+    fail(`unknown architecture ${JSON.stringify(config.arch)}; expected one of: ${MODEL_NAMES.join(', ')}`);
   }
   const shape = config.inputShape;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => isCount(d, 1) && d <= 65536)) fail('modelConfig.inputShape must be [height, width, channels] of positive integers');

@@ -1,6 +1,6 @@
 import type { QuantizedModel } from '../models/model.js';
 import { traceModel, type GraphNode } from '../models/trace.js';
-import { loadModel, type CheckpointPayload } from '../train/trainer.js';
+import { loadModel, type CheckpointPayload } from '../run/checkpoint-payload.js';
 
 /** Bits of a value kept in float32 (biases, batch norm, scales, float kernels). */
 export const FLOAT_BITS = 32;
@@ -184,7 +184,7 @@ export function summarizeModel(model: QuantizedModel, opts: { estimator?: string
 export function summarizeCheckpoint(path: string): ModelSummary {
   const { model, payload } = loadModel(path);
   try {
-    return summarizeModel(model, { estimator: (payload as CheckpointPayload).config.estimator });
+    return summarizeModel(model, { estimator: (payload as CheckpointPayload).config.method });
   } finally {
     model.dispose();
   }

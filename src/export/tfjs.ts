@@ -3,7 +3,8 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { buildLayersModel, PIXEL_SCALE, type DeployedNetwork } from './layers-graph.js';
+import { buildLayersModel, type DeployedNetwork } from './layers-model.js';
+import { PIXEL_SCALE } from './normalisation.js';
 import { loadDeployment } from './deploy.js';
 
 /** Shard size of tensorflowjs_converter, so tools that expect its layout are not surprised. */

@@ -1,5 +1,5 @@
 export * from './types.js';
-export { createMetaNetwork, resolveMetaConfig } from './registry.js';
+export { createMetaNetwork, resolveMetaConfig, registerMetaNetwork, registeredMetaKinds, type MetaNetworkFactory } from './registry.js';
 export { FcGradMeta } from './fcgrad.js';
 export { MultiFcMeta } from './multifc.js';
 export { LstmMeta, lstmStateBytes } from './lstm.js';

@@ -1,12 +1,14 @@
 import type { Tensor, Variable } from '../engine/tf.js';
 
+/** The built-in meta networks; others join through registerMetaNetwork (registry.ts). */
 export const META_KINDS = ['fcgrad', 'multifc', 'lstm'] as const;
 export type MetaKind = (typeof META_KINDS)[number];
 export const META_ACTIVATIONS = ['none', 'relu', 'tanh'] as const;
 export type MetaActivation = (typeof META_ACTIVATIONS)[number];
 
 export interface MetaNetworkConfig {
-  kind: MetaKind;
+  /** A registered kind: one of META_KINDS or a name given to registerMetaNetwork. */
+  kind: string;
   /** Hidden width (the reference: 100). */
   hidden?: number;
   /** multifc: number of bias-free linear layers (the reference's runs: 3; the paper: 2). */

@@ -1,5 +1,7 @@
-import type { Tensor } from '../engine/tf.js';
-import type { LayerOps } from './layers.js';
+// The architectures, each written once as a forward pass over `ArchitectureOps`: training and
+// evaluation run it on tensors (LayerOps), the tracer on shapes (trace.ts), and summary and the
+// tfjs/ONNX exports are generated from that trace. Browser-safe (the demo traces in the page).
+import type { ArchitectureOps, Value } from './ops.js';
 import { UsageError } from '../util/errors.js';
 
 /** Options an architecture reads; every field has a default. */
@@ -13,8 +15,8 @@ export interface ArchitectureOptions {
 export interface Architecture {
   name: string;
   describe: string;
-  /** Logits [N, numClasses] from NHWC images. */
-  forward(ops: LayerOps, x: Tensor, numClasses: number, opts: ArchitectureOptions): Tensor;
+  /** Logits [N, numClasses] from NHWC images, using only `ops` (what it bypasses, the exports cannot see). */
+  forward<T extends Value>(ops: ArchitectureOps<T>, x: T, numClasses: number, opts: ArchitectureOptions): T;
 }
 
 /**
@@ -82,19 +84,36 @@ function resnet(depth: number): Architecture {
   };
 }
 
-export const ARCHITECTURES: Record<string, Architecture> = {
-  mlp,
-  lenet5,
-  resnet20: resnet(20),
-  resnet32: resnet(32),
-  resnet44: resnet(44),
-  resnet56: resnet(56),
-};
+/** The registry: built-ins, then what `registerArchitecture` added. */
+export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.fromEntries(
+  [mlp, lenet5, resnet(20), resnet(32), resnet(44), resnet(56)].map((a) => [a.name, a]),
+);
 
-export const MODEL_NAMES = Object.keys(ARCHITECTURES);
+/**
+ * Names of every registered architecture, built-ins first. Kept in step with the registry, so
+ * lists taken from it (CLI choices, checkpoint validation) include architectures registered later.
+ */
+export const MODEL_NAMES: string[] = Object.keys(ARCHITECTURES);
+
+/**
+ * Adds an architecture under `arch.name`: it can then be built, trained, summarised and exported
+ * (tfjs, ONNX, packed) with no other code. Replacing a name (a built-in included) needs `{ replace: true }`.
+ */
+export function registerArchitecture(arch: Architecture, options: { replace?: boolean } = {}): void {
+  if (!arch.name) throw new UsageError('an architecture name must be a non-empty string');
+  if (hasArchitecture(arch.name) && !options.replace) {
+    throw new UsageError(`architecture '${arch.name}' is already registered; pass { replace: true } to replace it`);
+  }
+  if (!hasArchitecture(arch.name)) MODEL_NAMES.push(arch.name);
+  (ARCHITECTURES as Record<string, Architecture>)[arch.name] = arch;
+}
+
+export function hasArchitecture(name: string): boolean {
+  return Object.hasOwn(ARCHITECTURES, name);
+}
 
 export function getArchitecture(name: string): Architecture {
-  const arch = ARCHITECTURES[name];
+  const arch = hasArchitecture(name) ? ARCHITECTURES[name] : undefined;
   if (!arch) throw new UsageError(`unknown model '${name}'; expected one of: ${MODEL_NAMES.join(', ')}`);
   return arch;
 }

@@ -1,6 +1,18 @@
 import { tf, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../util/rng.js';
 import { ParamStore, filled, heUniform } from './params.js';
+import {
+  BN_EPSILON,
+  paramName,
+  convHasBias,
+  convPadding,
+  convStride,
+  denseHasBias,
+  type ArchitectureOps,
+  type ConvOptions,
+  type DenseOptions,
+  type Padding,
+} from './ops.js';
 
 /**
  * How a layer obtains the tensors it computes with. The STE trainer passes Q(A(W)) with a
@@ -17,26 +29,15 @@ export const identityHooks: WeightHooks = {
   bias: (_n, b) => b,
 };
 
-export const BN_EPSILON = 1e-5;
 /** PyTorch's convention: running = (1 − m)·running + m·batch, with the unbiased batch variance. */
 export const BN_MOMENTUM = 0.1;
 
-/** Parameter names of a layer (the checkpoint keys), e.g. 'conv1/kernel'. */
-export const paramName = {
-  kernel: (layer: string) => `${layer}/kernel`,
-  bias: (layer: string) => `${layer}/bias`,
-  gamma: (layer: string) => `${layer}/gamma`,
-  beta: (layer: string) => `${layer}/beta`,
-  movingMean: (layer: string) => `${layer}/movingMean`,
-  movingVariance: (layer: string) => `${layer}/movingVariance`,
-};
-
 /**
- * The operations architectures are written with. The first call of a layer creates its
- * parameters (Keras-style build on first use), so each architecture is written once, as its
- * forward pass.
+ * The operations architectures are written with, computing on tfjs tensors. The first call of a
+ * layer creates its parameters (Keras-style build on first use), so each architecture is written
+ * once, as its forward pass.
  */
-export class LayerOps {
+export class LayerOps implements ArchitectureOps<Tensor> {
   constructor(
     private readonly params: ParamStore,
     private readonly hooks: WeightHooks,
@@ -67,19 +68,19 @@ export class LayerOps {
   }
 
   /** x: [N, inFeatures] → [N, units]. */
-  dense(layer: string, x: Tensor, units: number, opts: { bias?: boolean } = {}): Tensor {
+  dense(layer: string, x: Tensor, units: number, opts: DenseOptions = {}): Tensor {
     const inFeatures = x.shape[1]!;
     const w = this.kernel(layer, [inFeatures, units], inFeatures);
     const y = tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
-    return opts.bias === false ? y : tf.add(y, this.bias(layer, units));
+    return denseHasBias(opts) ? tf.add(y, this.bias(layer, units)) : y;
   }
 
   /** x: NHWC → NHWC, kernel [k, k, in, filters]. */
-  conv2d(layer: string, x: Tensor, filters: number, kernelSize: number, opts: { stride?: number; padding?: 'same' | 'valid'; bias?: boolean } = {}): Tensor {
+  conv2d(layer: string, x: Tensor, filters: number, kernelSize: number, opts: ConvOptions = {}): Tensor {
     const inChannels = x.shape[3]!;
     const w = this.kernel(layer, [kernelSize, kernelSize, inChannels, filters], kernelSize * kernelSize * inChannels);
-    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, opts.stride ?? 1, opts.padding ?? 'same');
-    return opts.bias === true ? tf.add(y, this.bias(layer, filters)) : y;
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, convStride(opts), convPadding(opts));
+    return convHasBias(opts) ? tf.add(y, this.bias(layer, filters)) : y;
   }
 
   /**
@@ -108,7 +109,7 @@ export class LayerOps {
     return tf.add(tf.mul(tf.sub(x, mean), scale), beta);
   }
 
-  // Parameter-free operations go through here too, so that a traced forward (models/trace.ts)
+  // Parameter-free operations go through the ops too, so that the tracer (models/trace.ts)
   // sees the whole graph that export and summary describe.
 
   relu(x: Tensor): Tensor {
@@ -116,7 +117,7 @@ export class LayerOps {
   }
 
   /** NHWC max pooling with a square window. */
-  maxPool(x: Tensor, size: number, stride: number, padding: 'same' | 'valid'): Tensor {
+  maxPool(x: Tensor, size: number, stride: number, padding: Padding): Tensor {
     return tf.maxPool(x as tf.Tensor4D, size, stride, padding);
   }
 

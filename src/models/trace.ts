@@ -1,7 +1,23 @@
-import { tf, type Tensor } from '../engine/tf.js';
-import { LayerOps, identityHooks, paramName } from './layers.js';
+// A model's forward pass as data: the architecture run once on shapes instead of tensors. Summary
+// and the tfjs and ONNX exports are generated from this graph, so an architecture is written once
+// (architectures.ts) and every export follows. Browser-safe: no tfjs, no Node modules.
+import { MetaquantError } from '../util/errors.js';
 import { getArchitecture } from './architectures.js';
-import type { QuantizedModel } from './model.js';
+import type { ModelConfig, QuantizedModel } from './model.js';
+import {
+  BN_EPSILON,
+  convHasBias,
+  convPadding,
+  convStride,
+  denseHasBias,
+  paramName,
+  windowOutputSize,
+  type ArchitectureOps,
+  type ConvOptions,
+  type DenseOptions,
+  type Padding,
+  type Value,
+} from './ops.js';
 
 /** Fields every node of a traced graph has. Shapes are per image: the batch axis is left out. */
 interface NodeBase {
@@ -16,11 +32,11 @@ interface NodeBase {
 export type GraphNode = NodeBase &
   (
     | { op: 'input' }
-    | { op: 'conv2d'; layer: string; kernel: string; bias: string | null; kernelSize: number; stride: number; padding: 'same' | 'valid'; filters: number }
+    | { op: 'conv2d'; layer: string; kernel: string; bias: string | null; kernelSize: number; stride: number; padding: Padding; filters: number }
     | { op: 'dense'; layer: string; kernel: string; bias: string | null; units: number }
-    | { op: 'batchNorm'; layer: string; gamma: string; beta: string; movingMean: string; movingVariance: string }
+    | { op: 'batchNorm'; layer: string; gamma: string; beta: string; movingMean: string; movingVariance: string; epsilon: number }
     | { op: 'relu' }
-    | { op: 'maxPool'; size: number; stride: number; padding: 'same' | 'valid' }
+    | { op: 'maxPool'; size: number; stride: number; padding: Padding }
     | { op: 'flatten' }
     | { op: 'add' }
     | { op: 'globalAvgPool' }
@@ -28,61 +44,61 @@ export type GraphNode = NodeBase &
 
 export type GraphOp = GraphNode['op'];
 
-/** A model's forward pass as a list of operations in execution order; the last node is the logits. */
+/** A model's forward pass as a list of operations in execution order. */
 export interface ModelGraph {
   nodes: GraphNode[];
   /** Id of the node that produces the logits. */
   output: number;
 }
 
+/** What an architecture needs to be traced: the fields of a ModelConfig that decide its graph. */
+export type GraphConfig = Pick<ModelConfig, 'arch' | 'inputShape' | 'numClasses' | 'archOptions'>;
+
 type NodeSpec = GraphNode extends infer N ? (N extends GraphNode ? Omit<N, 'id' | 'inputs' | 'outputShape'> : never) : never;
 
-/**
- * LayerOps that computes as usual and records each operation, keyed by the identity of the
- * tensors flowing between them. The architecture code stays the single description of a model.
- */
-class TracingLayerOps extends LayerOps {
+/** A traced value: its shape (batch axis 1) and the node that produced it. */
+interface Traced extends Value {
+  readonly shape: number[];
+  readonly node: number;
+}
+
+/** Throws where an architecture would fail (or silently broadcast) on real tensors. */
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new MetaquantError(`cannot trace the model: ${what}`);
+}
+
+/** ArchitectureOps on shapes: records each operation and computes its output shape as TensorFlow.js does. */
+class Tracer implements ArchitectureOps<Traced> {
   readonly nodes: GraphNode[] = [];
-  private readonly producer = new Map<number, number>();
 
-  constructor(private readonly model: QuantizedModel) {
-    super(model.params, identityHooks, false, null);
+  input(shape: number[]): Traced {
+    return this.record({ op: 'input' }, [], [1, ...shape]);
   }
 
-  addInput(x: Tensor): void {
-    this.record({ op: 'input' }, [], x);
-  }
-
-  private idOf(x: Tensor): number {
-    const id = this.producer.get(x.id);
-    if (id === undefined) throw new Error('trace: an operation read a tensor that no traced operation produced (the architecture bypasses LayerOps)');
-    return id;
-  }
-
-  private record(spec: NodeSpec, inputs: Tensor[], y: Tensor): Tensor {
+  private record(spec: NodeSpec, inputs: Traced[], shape: number[]): Traced {
+    check(shape.every((d) => Number.isInteger(d) && d > 0), `${spec.op} would produce the shape [${shape.slice(1)}]`);
     const id = this.nodes.length;
-    this.nodes.push({ ...spec, id, inputs: inputs.map((t) => this.idOf(t)), outputShape: y.shape.slice(1) } as GraphNode);
-    this.producer.set(y.id, id);
-    return y;
+    this.nodes.push({ ...spec, id, inputs: inputs.map((t) => t.node), outputShape: shape.slice(1) } as GraphNode);
+    return { shape, node: id };
   }
 
-  private biasIfPresent(layer: string): string | null {
-    return this.model.params.has(paramName.bias(layer)) ? paramName.bias(layer) : null;
+  dense(layer: string, x: Traced, units: number, opts: DenseOptions = {}): Traced {
+    check(x.shape.length === 2, `dense '${layer}' needs [N, features], got rank ${x.shape.length}`);
+    const spec = { op: 'dense' as const, layer, kernel: paramName.kernel(layer), bias: denseHasBias(opts) ? paramName.bias(layer) : null, units };
+    return this.record(spec, [x], [x.shape[0]!, units]);
   }
 
-  override dense(layer: string, x: Tensor, units: number, opts: { bias?: boolean } = {}): Tensor {
-    const y = super.dense(layer, x, units, opts);
-    return this.record({ op: 'dense', layer, kernel: paramName.kernel(layer), bias: this.biasIfPresent(layer), units }, [x], y);
+  conv2d(layer: string, x: Traced, filters: number, kernelSize: number, opts: ConvOptions = {}): Traced {
+    check(x.shape.length === 4, `conv2d '${layer}' needs NHWC, got rank ${x.shape.length}`);
+    const [n, h, w] = x.shape as [number, number, number, number];
+    const stride = convStride(opts);
+    const padding = convPadding(opts);
+    const bias = convHasBias(opts) ? paramName.bias(layer) : null;
+    const spec = { op: 'conv2d' as const, layer, kernel: paramName.kernel(layer), bias, kernelSize, stride, padding, filters };
+    return this.record(spec, [x], [n, windowOutputSize(h, kernelSize, stride, padding), windowOutputSize(w, kernelSize, stride, padding), filters]);
   }
 
-  override conv2d(layer: string, x: Tensor, filters: number, kernelSize: number, opts: { stride?: number; padding?: 'same' | 'valid'; bias?: boolean } = {}): Tensor {
-    const y = super.conv2d(layer, x, filters, kernelSize, opts);
-    const spec = { op: 'conv2d' as const, layer, kernel: paramName.kernel(layer), bias: this.biasIfPresent(layer), kernelSize, stride: opts.stride ?? 1, padding: opts.padding ?? 'same', filters };
-    return this.record(spec, [x], y);
-  }
-
-  override batchNorm(layer: string, x: Tensor): Tensor {
-    const y = super.batchNorm(layer, x);
+  batchNorm(layer: string, x: Traced): Traced {
     const spec = {
       op: 'batchNorm' as const,
       layer,
@@ -90,46 +106,77 @@ class TracingLayerOps extends LayerOps {
       beta: paramName.beta(layer),
       movingMean: paramName.movingMean(layer),
       movingVariance: paramName.movingVariance(layer),
+      epsilon: BN_EPSILON,
     };
-    return this.record(spec, [x], y);
+    return this.record(spec, [x], x.shape);
   }
 
-  override relu(x: Tensor): Tensor {
-    return this.record({ op: 'relu' }, [x], super.relu(x));
+  relu(x: Traced): Traced {
+    return this.record({ op: 'relu' }, [x], x.shape);
   }
 
-  override maxPool(x: Tensor, size: number, stride: number, padding: 'same' | 'valid'): Tensor {
-    return this.record({ op: 'maxPool', size, stride, padding }, [x], super.maxPool(x, size, stride, padding));
+  maxPool(x: Traced, size: number, stride: number, padding: Padding): Traced {
+    check(x.shape.length === 4, `maxPool needs NHWC, got rank ${x.shape.length}`);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    return this.record({ op: 'maxPool', size, stride, padding }, [x], [n, windowOutputSize(h, size, stride, padding), windowOutputSize(w, size, stride, padding), c]);
   }
 
-  override flatten(x: Tensor): Tensor {
-    return this.record({ op: 'flatten' }, [x], super.flatten(x));
+  flatten(x: Traced): Traced {
+    return this.record({ op: 'flatten' }, [x], [x.shape[0]!, x.shape.slice(1).reduce((a, b) => a * b, 1)]);
   }
 
-  override add(a: Tensor, b: Tensor): Tensor {
-    return this.record({ op: 'add' }, [a, b], super.add(a, b));
+  add(a: Traced, b: Traced): Traced {
+    check(a.shape.join('x') === b.shape.join('x'), `add of [${a.shape.slice(1)}] and [${b.shape.slice(1)}]`);
+    return this.record({ op: 'add' }, [a, b], a.shape);
   }
 
-  override globalAvgPool(x: Tensor): Tensor {
-    return this.record({ op: 'globalAvgPool' }, [x], super.globalAvgPool(x));
-  }
-
-  outputOf(y: Tensor): number {
-    return this.idOf(y);
+  globalAvgPool(x: Traced): Traced {
+    check(x.shape.length === 4, `globalAvgPool needs NHWC, got rank ${x.shape.length}`);
+    return this.record({ op: 'globalAvgPool' }, [x], [x.shape[0]!, x.shape[3]!]);
   }
 }
 
 /**
- * The graph of a built model: runs its architecture once on a zero image (inference mode, float
- * weights; only shapes and data flow are recorded, never values).
+ * The graph of an architecture for one input shape, class count and options. Needs no weights and
+ * allocates no tensors, so it also runs in the browser and on untrusted configs.
  */
+export function traceArchitecture(config: GraphConfig): ModelGraph {
+  const tracer = new Tracer();
+  const x = tracer.input([...config.inputShape]);
+  const logits = getArchitecture(config.arch).forward(tracer, x, config.numClasses, config.archOptions ?? {});
+  const output = logits.node;
+  check(tracer.nodes[output] !== undefined, 'the architecture returned a value no traced operation produced (it bypasses its ops)');
+  return { nodes: tracer.nodes, output };
+}
+
+/** Shapes of the parameters each node of `graph` reads, by parameter name (what the checkpoint must hold). */
+export function graphParameterShapes(graph: ModelGraph): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const inShape = (node: GraphNode) => graph.nodes[node.inputs[0]!]!.outputShape;
+  for (const node of graph.nodes) {
+    if (node.op === 'conv2d') {
+      shapes.set(node.kernel, [node.kernelSize, node.kernelSize, inShape(node).at(-1)!, node.filters]);
+      if (node.bias) shapes.set(node.bias, [node.filters]);
+    } else if (node.op === 'dense') {
+      shapes.set(node.kernel, [inShape(node)[0]!, node.units]);
+      if (node.bias) shapes.set(node.bias, [node.units]);
+    } else if (node.op === 'batchNorm') {
+      const c = node.outputShape.at(-1)!;
+      for (const p of [node.gamma, node.beta, node.movingMean, node.movingVariance]) shapes.set(p, [c]);
+    }
+  }
+  return shapes;
+}
+
+/** The graph of a built model; checks that it reads exactly the model's parameters, at their shapes. */
 export function traceModel(model: QuantizedModel): ModelGraph {
-  const ops = new TracingLayerOps(model);
-  const output = tf.tidy(() => {
-    const x = tf.zeros([1, ...model.config.inputShape]);
-    ops.addInput(x);
-    const logits = getArchitecture(model.config.arch).forward(ops, x, model.config.numClasses, model.config.archOptions ?? {});
-    return ops.outputOf(logits);
-  });
-  return { nodes: ops.nodes, output };
+  const graph = traceArchitecture(model.config);
+  const expected = graphParameterShapes(graph);
+  for (const info of model.params.infos) {
+    const shape = expected.get(info.name);
+    check(shape !== undefined, `parameter '${info.name}' is not read by the traced graph`);
+    check(shape!.join('x') === info.shape.join('x'), `parameter '${info.name}' has shape [${info.shape}] but the traced graph reads [${shape}]`);
+  }
+  check(expected.size === model.params.infos.length, 'the traced graph reads parameters the model does not have');
+  return graph;
 }

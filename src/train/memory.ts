@@ -6,7 +6,7 @@ import { tf } from '../engine/tf.js';
 import { QuantizedModel, type ModelConfig } from '../models/model.js';
 import { lstmStateBytes } from '../meta/lstm.js';
 import { UsageError } from '../util/errors.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../config/schema.js';
 
 const FLOAT = 4;
 const GiB = 2 ** 30;
@@ -45,7 +45,7 @@ export function estimateRunMemory(config: TrainConfig, model: QuantizedModel): M
   const slots = config.optimizer === 'adam' ? 2 : config.momentum > 0 ? 1 : 0;
   const optimizerState = slots * trainable * FLOAT;
   let metaState = 0;
-  if (config.estimator === 'metaquant') {
+  if (config.method === 'metaquant') {
     // g_Ŵ, W̃, G kept across steps; calibration, W_meta, Ŵ, meta inputs ×2, m, calibrated m, cotangent per step.
     metaState = 11 * quantized * FLOAT;
     // The LSTM's (h, c), old and new during a step.
@@ -60,7 +60,7 @@ export function estimateRunMemory(config: TrainConfig, model: QuantizedModel): M
 
 /** The bound a run must fit: --max-memory, else the machine's free memory (and 4 GiB on wasm). */
 export function memoryLimit(config: TrainConfig): { bytes: number; source: string } {
-  if (config.maxMemoryGiB !== undefined) return { bytes: config.maxMemoryGiB * GiB, source: `--max-memory ${config.maxMemoryGiB} GiB` };
+  if (config.maxMemory !== undefined) return { bytes: config.maxMemory * GiB, source: `--max-memory ${config.maxMemory} GiB` };
   const free = freemem();
   if (config.backend === 'wasm' && WASM_MEMORY_LIMIT < free) return { bytes: WASM_MEMORY_LIMIT, source: 'the wasm backend\'s 4 GiB memory' };
   return { bytes: free, source: 'free memory on this machine' };

@@ -15,14 +15,8 @@ import { Rng, type RngState } from '../util/rng.js';
 import { zerothOrderGradient, type ZerothOrderOptions } from './zeroth-order.js';
 import { FiniteCheck } from './finite-check.js';
 
-export const MQ_MODES = ['code', 'paper'] as const;
-export type MetaQuantMode = (typeof MQ_MODES)[number];
-/**
- * How φ gets its gradient: through the quantizer with STE (the reference), Eq. 8 of the paper,
- * or from loss differences of the real quantized network (never differentiating through Q).
- */
-export const PHI_PATHS = ['ste', 'meta', 'zeroth-order'] as const;
-export type PhiPath = (typeof PHI_PATHS)[number];
+import type { MetaQuantMode, PhiPath } from '../config/choices.js';
+export { MQ_MODES, PHI_PATHS, type MetaQuantMode, type PhiPath } from '../config/choices.js';
 
 export interface MetaQuantOptions {
   mode: MetaQuantMode;

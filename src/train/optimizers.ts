@@ -1,9 +1,10 @@
 import { tf, type Tensor } from '../engine/tf.js';
 import { unknownChoice } from '../util/errors.js';
 import { disposeMap, loadTensorMap, replaceKept, saveTensorMap, type SavedTensor } from './tensor-state.js';
+import { OPTIMIZERS, type OptimizerName } from '../config/choices.js';
 
-export const OPTIMIZERS = ['sgd', 'adam'] as const;
-export type OptimizerName = (typeof OPTIMIZERS)[number];
+/** The choices live with the config (config/choices.ts), below the training code. */
+export { OPTIMIZERS, type OptimizerName };
 
 export interface OptimizerConfig {
   name: OptimizerName;

@@ -1,7 +1,8 @@
 import { unknownChoice } from '../util/errors.js';
+import { SCHEDULES, type ScheduleName } from '../config/choices.js';
 
-export const SCHEDULES = ['step', 'cosine', 'constant'] as const;
-export type ScheduleName = (typeof SCHEDULES)[number];
+/** The choices live with the config (config/choices.ts), below the training code. */
+export { SCHEDULES, type ScheduleName };
 
 export interface ScheduleConfig {
   name: ScheduleName;

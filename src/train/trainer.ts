@@ -1,40 +1,30 @@
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
-import { loadDataset } from '../data/index.js';
-import { epochOrder, makeBatch } from '../data/pipeline.js';
+import { batchCount, epochOrder } from '../data/pipeline.js';
+import { batchTensors } from '../data/batch-tensors.js';
 import type { Dataset } from '../data/types.js';
-import { QuantizedModel, type ModelConfig } from '../models/model.js';
-import { createMetaNetwork } from '../meta/registry.js';
+import type { QuantizedModel } from '../models/model.js';
 import { Rng, type RngState } from '../util/rng.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
-import { InputFileError, InterruptedError, MetaquantError, NonFiniteError, UsageError } from '../util/errors.js';
-import { effectiveWeightDecay, parseTrainConfig, type TrainConfig } from './config.js';
-import { BaseOptimizer } from './optimizers.js';
+import { InterruptedError, NonFiniteError, UsageError } from '../util/errors.js';
+import { parseTrainConfig, type TrainConfig } from '../config/schema.js';
+import { writeCheckpoint } from '../run/checkpoint.js';
+import {
+  initialiseFromCheckpoint,
+  readCheckpointPayload,
+  type CheckpointPayload,
+  type EpochMetrics,
+  type RunPosition,
+  type SavedParams,
+} from '../run/checkpoint-payload.js';
+import { configFromFile, writeRunConfig } from '../run/run-config.js';
+import { defaultRunDir, removeStaleTempFiles, writeMetrics } from '../run/run-folder.js';
 import { lrMultiplier } from './schedules.js';
-import { SteStep } from './ste-step.js';
-import { SteHypergradStep } from './ste-hypergrad-step.js';
-import { MetaQuantStep } from './metaquant-step.js';
-import type { TrainStep } from './step.js';
+import type { StepResult, TrainStep } from './step.js';
 import { evaluate } from './evaluate.js';
-import { writeCheckpoint } from './checkpoint.js';
-import { modelFromPayload, readCheckpointPayload } from './checkpoint-payload.js';
+import { createStep, datasetFor, modelConfigFor, restoreTraining } from './factory.js';
 import { buildModelWithinMemory, checkRunMemory } from './memory.js';
-import type { QuantizerConfig } from '../quantizers/types.js';
 
-/** One line of metrics.jsonl. */
-export interface EpochMetrics {
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-  lr: number;
-  seconds: number;
-  imagesPerSecond: number;
-  [diagnostic: string]: number;
-}
+export type { EpochMetrics, RunPosition, CheckpointPayload } from '../run/checkpoint-payload.js';
 
 export interface TrainResult {
   testAccuracy: number;
@@ -63,95 +53,26 @@ export interface TrainCallbacks {
   onNonFinite?(message: string): void;
 }
 
-/** What a checkpoint holds: enough to evaluate, export, initialise from, or resume. */
-export interface CheckpointPayload {
-  config: TrainConfig;
-  modelConfig: ModelConfig;
-  epochsDone: number;
-  params: Record<string, { shape: number[]; data: Float32Array }>;
-  stepState: unknown;
-  /** order: the order stream at the start of `position.epoch`; augment: as of the checkpoint. */
-  rng: { order: RngState; augment: RngState };
-  history: EpochMetrics[];
-  /** Per-channel mean/std (in [0,1] units) the inputs were normalised with; exports build it into the model. Absent in older checkpoints. */
-  normalization?: { mean: number[]; std: number[] };
-  /** The next step (absent in epoch-end checkpoints of older versions: the next epoch's start). */
-  position?: RunPosition;
-  globalStep?: number;
-  lrScale?: number;
-}
-
-export function modelConfigFor(config: TrainConfig, dataset: Pick<Dataset, 'height' | 'width' | 'channels' | 'numClasses'>): ModelConfig {
-  const quantizer: QuantizerConfig | null =
-    config.quantizer === 'none'
-      ? null
-      : { name: config.quantizer, bits: config.quantizer === 'dorefa' ? config.bits : undefined, perChannel: config.perChannel, estimator: config.estimator === 'clipped-ste' ? 'clipped-ste' : 'ste' };
-  return {
-    arch: config.model,
-    inputShape: [dataset.height, dataset.width, dataset.channels],
-    numClasses: dataset.numClasses,
-    archOptions: config.hidden ? { hidden: config.hidden } : {},
-    quantizer,
-    keepFirstLastFp: config.keepFirstLastFp,
-    seed: config.seed,
-  };
-}
-
-export function createStep(config: TrainConfig, model: QuantizedModel): TrainStep {
-  const optimizer = new BaseOptimizer({ name: config.optimizer, momentum: config.momentum, nesterov: config.nesterov, weightDecay: effectiveWeightDecay(config) });
-  if (config.estimator === 'ste-hypergrad') return new SteHypergradStep(model, optimizer, { initialLr: config.lr * config.lrScale, beta: config.hypergradBeta ?? undefined });
-  if (config.estimator !== 'metaquant') return new SteStep(model, optimizer, { lrScale: config.lrScale });
-  const meta = createMetaNetwork({ kind: config.meta, hidden: config.metaHidden, layers: config.metaLayers, activation: config.metaActivation, seed: config.seed });
-  return new MetaQuantStep(model, meta, optimizer, {
-    mode: config.mqMode,
-    phiPath: config.phiPath,
-    metaLr: config.metaLr,
-    lstmReset: config.lstmReset,
-    freezePhi: config.freezePhi,
-    detachPhi: config.detachPhi,
-    maxMetaMemoryBytes: config.maxMetaMemoryGiB * 2 ** 30,
-    zerothOrder: { method: config.zoMethod, samples: config.zoSamples, scale: config.zoScale, seed: config.seed },
-  });
-}
-
-function datasetFor(config: TrainConfig): Promise<Dataset> {
-  return loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
-}
-
-function defaultRunDir(): string {
-  return join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
-}
-
-/** Where the next step is: its epoch, its batch within the epoch, and the epoch's running sums. */
-export interface RunPosition {
-  epoch: number;
-  batch: number;
-  lossSum: number;
-  correct: number;
-  seen: number;
-  /** Steps discarded by `--on-nan skip-batch` this epoch. */
-  skipped: number;
-  /** `--on-nan rollback` restores since the last metrics line. */
-  rollbacks: number;
+export interface RunOptions {
+  /** Aborting it (reason 'SIGINT' or 'SIGTERM') ends the run after the current step with a checkpoint. */
+  signal?: AbortSignal;
 }
 
 function epochStartPosition(epoch: number, rollbacks = 0): RunPosition {
   return { epoch, batch: 0, lossSum: 0, correct: 0, seen: 0, skipped: 0, rollbacks };
 }
 
-export interface RunOptions {
-  /** Aborting it (reason 'SIGINT' or 'SIGTERM') ends the run after the current step with a checkpoint. */
-  signal?: AbortSignal;
-}
-
 /** The model's and the step's state at a step boundary (for `--on-nan skip-batch`). */
 interface StepSnapshot {
-  params: CheckpointPayload['params'];
+  params: SavedParams;
   stepState: unknown;
 }
 
 /** Lets signal handlers run between steps (the step itself is synchronous). */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The parts of a step's result that are NaN/Inf: the loss, and whatever the step reported. */
+const nonFiniteParts = (r: StepResult) => [...(Number.isFinite(r.loss) ? [] : ['loss']), ...(r.nonFinite ?? [])];
 
 /**
  * A training run, readable top to bottom: data → model → step strategy → epochs of
@@ -188,7 +109,7 @@ export class Trainer {
     this.position = saved?.position ? { ...saved.position } : epochStartPosition(saved?.epochsDone ?? 0);
     this.globalStep = saved?.globalStep ?? 0;
     this.lrScale = saved?.lrScale ?? 1;
-    this.pendingNan = new Set(config.injectNanAtSteps ?? []);
+    this.pendingNan = new Set(config.injectNan ?? []);
     if (saved) this.lastSavedAt = describePosition(this.position);
   }
 
@@ -200,14 +121,14 @@ export class Trainer {
     const model = buildModelWithinMemory(config, modelConfigFor(config, dataset));
     try {
       checkRunMemory(config, model);
-      if (config.init) initialiseFrom(model, config.init);
+      if (config.init) initialiseFromCheckpoint(model, config.init);
     } catch (err) {
       model.dispose();
       throw err;
     }
     const step = createStep(config, model);
     const out = config.out ?? defaultRunDir();
-    writeFileAtomic(join(out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeRunConfig(out, config);
     return new Trainer(config, dataset, model, step, out, null);
   }
 
@@ -221,59 +142,31 @@ export class Trainer {
     const { model, step } = restoreTraining(saved, file, config);
     const trainer = new Trainer(config, dataset, model, step, runDir, saved);
     // A kill between the checkpoint and the metrics write leaves metrics.jsonl behind; heal it.
-    trainer.writeMetrics();
+    writeMetrics(runDir, trainer.history);
     return trainer;
   }
 
   async run(callbacks: TrainCallbacks = {}, options: RunOptions = {}): Promise<TrainResult> {
     const { config, dataset } = this;
-    const augment = config.augment ?? dataset.augmentByDefault;
-    const [h, w, c] = [dataset.height, dataset.width, dataset.channels];
     const started = performance.now();
     let imagesSeen = 0;
     let trainSeconds = 0;
     if (config.onNan === 'rollback' && !this.lastGood) this.lastGood = this.payload();
-    while (this.position.epoch < config.epochs) {
+    epochs: while (this.position.epoch < config.epochs) {
       const epoch = this.position.epoch;
-      const multiplier = lrMultiplier({ name: config.schedule, stepEpochs: config.lrStepEpochs }, epoch, config.epochs);
+      const multiplier = lrMultiplier({ name: config.schedule, stepEpochs: config.lrStep }, epoch, config.epochs);
       const orderRng = new Rng(0, this.orderState);
       const order = epochOrder(dataset.train.count, orderRng);
-      const batches = Math.ceil(order.length / config.batchSize);
+      const batches = batchCount(order.length, config.batchSize);
       callbacks.onEpochStart?.(epoch, batches);
       const epochStart = performance.now();
-      let rolledBack = false;
       for (let b = this.position.batch; b < batches; b++) {
-        const lr = config.lr * multiplier * this.lrScale;
-        const indices = order.subarray(b * config.batchSize, Math.min((b + 1) * config.batchSize, order.length));
-        const batch = makeBatch(dataset, 'train', indices, { augment, rng: this.augmentRng });
-        this.globalStep++;
-        if (this.pendingNan.delete(this.globalStep)) batch.images.fill(Number.NaN);
-        const x = tf.tensor4d(batch.images, [batch.size, h, w, c]);
-        const y = tf.tensor1d(batch.labels, 'int32');
-        // skip-batch copies the weights and step state out before each step (a memcpy of the
-        // model and optimizer state; on the CPU/wasm backends small next to the step itself).
-        const before = config.onNan === 'skip-batch' ? this.snapshot() : null;
-        const result = this.step.step(x, y, { epoch, batchIndex: b, lr, lrMultiplier: multiplier, metaLrScale: this.lrScale });
-        tf.dispose([x, y]);
-        const bad = [...(Number.isFinite(result.loss) ? [] : ['loss']), ...(result.nonFinite ?? [])];
-        const where = `epoch ${epoch + 1}, step ${b + 1} of ${batches}`;
-        if (bad.length > 0 && config.onNan === 'stop') {
-          throw new NonFiniteError(
-            `training stopped: the ${bad.join(' and ')} became NaN/Inf at ${where}` +
-              `${bad.includes('loss') ? ` (loss ${result.loss})` : ''}; ` +
-              (this.lastSavedAt ? `the last good checkpoint (${this.lastSavedAt}) is kept in ${this.out}` : `no checkpoint was written yet`) +
-              `; lower --lr or --meta-lr, or use --on-nan skip-batch or rollback`,
-          );
-        }
-        if (bad.length > 0 && config.onNan === 'rollback') {
-          callbacks.onNonFinite?.(this.rollback(`${bad.join(' and ')} became NaN/Inf at ${where}`));
-          rolledBack = true;
-          break;
-        }
+        const { result, before } = this.trainOn(order, b, epoch, multiplier);
+        const bad = nonFiniteParts(result);
         if (bad.length > 0) {
-          this.restore(before!);
-          this.position.skipped++;
-          callbacks.onNonFinite?.(`the ${bad.join(' and ')} became NaN/Inf at ${where}; step discarded (--on-nan skip-batch)`);
+          const { message, rolledBack } = this.applyNanPolicy(bad, result, `epoch ${epoch + 1}, step ${b + 1} of ${batches}`, before);
+          callbacks.onNonFinite?.(message);
+          if (rolledBack) continue epochs;
         } else {
           this.position.lossSum += result.loss * result.size;
           this.position.correct += result.correct;
@@ -282,37 +175,18 @@ export class Trainer {
         this.position.batch = b + 1;
         const p = this.position;
         callbacks.onBatch?.({ epoch, batch: b, batches, loss: p.lossSum / p.seen, accuracy: p.correct / p.seen, imagesPerSecond: p.seen / ((performance.now() - epochStart) / 1000) });
-        if (b + 1 < batches) {
-          if (options.signal?.aborted) this.interrupt(options.signal);
-          if (config.checkpointEvery && this.globalStep % config.checkpointEvery === 0) this.saveCheckpoint();
-        }
+        if (b + 1 < batches) this.betweenSteps(options.signal);
         await yieldToEventLoop();
       }
-      if (rolledBack) continue;
       const seconds = (performance.now() - epochStart) / 1000;
       trainSeconds += seconds;
-      const { seen, lossSum, correct, skipped, rollbacks } = this.position;
-      imagesSeen += seen;
-      const test = evaluate(this.model, dataset, 'test', config.evalBatchSize);
-      this.step.afterEvaluation?.();
-      const metrics: EpochMetrics = {
-        epoch: epoch + 1,
-        trainLoss: lossSum / seen,
-        trainAccuracy: correct / seen,
-        testLoss: test.loss,
-        testAccuracy: test.accuracy,
-        lr: config.lr * multiplier * this.lrScale,
-        seconds,
-        imagesPerSecond: seen / seconds,
-        ...this.step.takeDiagnostics(),
-        ...(config.onNan === 'skip-batch' ? { nonFiniteSkips: skipped } : {}),
-        ...(config.onNan === 'rollback' ? { rollbacks } : {}),
-      };
+      imagesSeen += this.position.seen;
+      const metrics = this.epochMetrics(epoch, multiplier, seconds);
       this.history.push(metrics);
       this.orderState = orderRng.state();
       this.position = epochStartPosition(epoch + 1);
       this.saveCheckpoint();
-      this.writeMetrics();
+      writeMetrics(this.out, this.history);
       callbacks.onEpochEnd?.(metrics);
       if (options.signal?.aborted && this.position.epoch < config.epochs) this.interrupt(options.signal);
     }
@@ -327,6 +201,76 @@ export class Trainer {
       out: this.out,
       history: this.history,
     };
+  }
+
+  /** One step on batch `b` of the epoch's order; with skip-batch, also the state from before it. */
+  private trainOn(order: Int32Array, b: number, epoch: number, multiplier: number): { result: StepResult; before: StepSnapshot | null } {
+    const { config, dataset } = this;
+    const augment = config.augment ?? dataset.augmentByDefault;
+    this.globalStep++;
+    const poison = this.pendingNan.delete(this.globalStep);
+    const { x, y } = batchTensors(dataset, 'train', order, b, config.batchSize, {
+      augment,
+      rng: this.augmentRng,
+      edit: poison ? (batch) => batch.images.fill(Number.NaN) : undefined,
+    });
+    // skip-batch copies the weights and step state out before each step (a memcpy of the
+    // model and optimizer state; on the CPU/wasm backends small next to the step itself).
+    const before = config.onNan === 'skip-batch' ? this.snapshot() : null;
+    const lr = config.lr * multiplier * this.lrScale;
+    const result = this.step.step(x, y, { epoch, batchIndex: b, lr, lrMultiplier: multiplier, metaLrScale: this.lrScale });
+    tf.dispose([x, y]);
+    return { result, before };
+  }
+
+  /** The epoch's metrics line: training sums, the test evaluation, the step's diagnostics. */
+  private epochMetrics(epoch: number, multiplier: number, seconds: number): EpochMetrics {
+    const { config } = this;
+    const { seen, lossSum, correct, skipped, rollbacks } = this.position;
+    const test = evaluate(this.model, this.dataset, 'test', config.evalBatchSize);
+    this.step.afterEvaluation?.();
+    return {
+      epoch: epoch + 1,
+      trainLoss: lossSum / seen,
+      trainAccuracy: correct / seen,
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+      lr: config.lr * multiplier * this.lrScale,
+      seconds,
+      imagesPerSecond: seen / seconds,
+      ...this.step.takeDiagnostics(),
+      ...(config.onNan === 'skip-batch' ? { nonFiniteSkips: skipped } : {}),
+      ...(config.onNan === 'rollback' ? { rollbacks } : {}),
+    };
+  }
+
+  /** Between two steps of an epoch: a pending signal ends the run with a checkpoint; `--checkpoint-every`. */
+  private betweenSteps(signal: AbortSignal | undefined): void {
+    if (signal?.aborted) this.interrupt(signal);
+    if (this.config.checkpointEvery && this.globalStep % this.config.checkpointEvery === 0) this.saveCheckpoint();
+  }
+
+  /**
+   * `--on-nan`: stop (throw, keeping the last checkpoint), rollback (to the last checkpoint with
+   * halved learning rates) or skip-batch (undo the step). Returns the message for onNonFinite.
+   */
+  private applyNanPolicy(bad: string[], result: StepResult, where: string, before: StepSnapshot | null): { message: string; rolledBack: boolean } {
+    const what = bad.join(' and ');
+    switch (this.config.onNan) {
+      case 'stop':
+        throw new NonFiniteError(
+          `training stopped: the ${what} became NaN/Inf at ${where}` +
+            `${bad.includes('loss') ? ` (loss ${result.loss})` : ''}; ` +
+            (this.lastSavedAt ? `the last good checkpoint (${this.lastSavedAt}) is kept in ${this.out}` : `no checkpoint was written yet`) +
+            `; lower --lr or --meta-lr, or use --on-nan skip-batch or rollback`,
+        );
+      case 'rollback':
+        return { message: this.rollback(`${what} became NaN/Inf at ${where}`), rolledBack: true };
+      case 'skip-batch':
+        this.restore(before!);
+        this.position.skipped++;
+        return { message: `the ${what} became NaN/Inf at ${where}; step discarded (--on-nan skip-batch)`, rolledBack: false };
+    }
   }
 
   /** Everything a checkpoint holds, as of now. */
@@ -352,10 +296,6 @@ export class Trainer {
     this.lastSavedAt = describePosition(this.position);
     this.consecutiveRollbacks = 0;
     if (this.config.onNan === 'rollback') this.lastGood = payload;
-  }
-
-  private writeMetrics(): void {
-    writeFileAtomic(join(this.out, 'metrics.jsonl'), this.history.map((m) => JSON.stringify(m) + '\n').join(''));
   }
 
   private snapshot(): StepSnapshot {
@@ -388,6 +328,7 @@ export class Trainer {
     return `the ${what}; rolled back to ${describePosition(this.position)} with learning rates ×${this.lrScale} (--on-nan rollback)`;
   }
 
+  /** A signal arrived: checkpoint here and end the run (the CLI exits 130/143). */
   private interrupt(signal: AbortSignal): never {
     this.saveCheckpoint();
     const name = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
@@ -408,99 +349,6 @@ function describePosition(p: RunPosition): string {
   return p.batch === 0 ? (p.epoch === 0 ? 'the start of training' : `the end of epoch ${p.epoch}`) : `epoch ${p.epoch + 1}, after step ${p.batch}`;
 }
 
-function copyParams(params: CheckpointPayload['params']): CheckpointPayload['params'] {
+function copyParams(params: SavedParams): SavedParams {
   return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { shape: v.shape.slice(), data: Float32Array.from(v.data) }]));
-}
-
-/** Temporary files of atomic writes a killed run left behind (the real files are intact). */
-function removeStaleTempFiles(runDir: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(runDir);
-  } catch {
-    return;
-  }
-  for (const n of names) if (/^\.(checkpoint\.mqc|metrics\.jsonl|config\.json)\..*\.tmp$/.test(n)) rmSync(join(runDir, n), { force: true });
-}
-
-/**
- * The model and step strategy a checkpoint describes, with its weights and training state loaded;
- * anything that does not fit is an InputFileError naming the file. The memory check runs before
- * the step allocates its state.
- */
-export function restoreTraining(saved: CheckpointPayload, file: string, config: TrainConfig = configFromFile({ ...saved.config }, file)): { model: QuantizedModel; step: TrainStep } {
-  const model = modelFromPayload(saved, file);
-  let step: TrainStep;
-  try {
-    checkRunMemory(config, model);
-    step = createStep(config, model);
-  } catch (err) {
-    model.dispose();
-    throw err;
-  }
-  try {
-    step.setState(saved.stepState);
-  } catch (err) {
-    step.dispose();
-    model.dispose();
-    if (err instanceof MetaquantError) throw err;
-    throw new InputFileError(file, `its training state does not fit this run (${(err as Error).message})`);
-  }
-  return { model, step };
-}
-
-/** `--init`: copies every parameter whose name and shape match (e.g. a float model into a quantized one). */
-function initialiseFrom(model: QuantizedModel, path: string): void {
-  const { payload: saved } = readCheckpointPayload(path);
-  let copied = 0;
-  const values: CheckpointPayload['params'] = {};
-  for (const p of model.params.infos) {
-    const v = saved.params[p.name];
-    if (v && v.shape.join('x') === p.shape.join('x')) {
-      values[p.name] = v;
-      copied++;
-    }
-  }
-  if (copied === 0) throw new UsageError(`--init ${path}: no parameter of that checkpoint matches this model (${model.config.arch})`);
-  model.params.load(values, { strict: false });
-}
-
-/** Loads a run's model for evaluation or export. */
-export function loadModel(path: string): { model: QuantizedModel; payload: CheckpointPayload } {
-  const { payload, file } = readCheckpointPayload(path);
-  const model = modelFromPayload(payload, file);
-  return { model, payload };
-}
-
-/** A training config stored in a file: its problems are the file's (InputFileError naming it). */
-function configFromFile(input: unknown, file: string): TrainConfig {
-  try {
-    return parseTrainConfig(input);
-  } catch (err) {
-    if (err instanceof UsageError) throw new InputFileError(file, err.message);
-    throw err;
-  }
-}
-
-/** Parses a run folder's config.json text. */
-export function parseRunConfig(text: string, file: string): TrainConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InputFileError(file, `is not valid JSON (${(err as Error).message})`);
-  }
-  return configFromFile(raw, file);
-}
-
-export function readRunConfig(runDir: string): TrainConfig {
-  const file = join(runDir, 'config.json');
-  if (!existsSync(file)) throw new UsageError(`${runDir} is not a run folder (no config.json)`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputFileError(file, `cannot be read (${(err as Error).message})`);
-  }
-  return parseRunConfig(text, file);
 }

@@ -1,7 +1,8 @@
 import type { Rng } from '../util/rng.js';
+import { ZO_METHODS, type ZerothOrderMethod } from '../config/choices.js';
 
-export const ZO_METHODS = ['spsa', 'es'] as const;
-export type ZerothOrderMethod = (typeof ZO_METHODS)[number];
+/** The choices live with the config (config/choices.ts), below the training code. */
+export { ZO_METHODS, type ZerothOrderMethod };
 
 export interface ZerothOrderOptions {
   /** 'spsa': Rademacher (±1) directions; 'es': antithetic standard-normal directions. */

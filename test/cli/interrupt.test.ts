@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readCheckpointPayload } from '../../src/train/checkpoint-payload.js';
+import { readCheckpointPayload } from '../../src/run/checkpoint-payload.js';
 import { Rng } from '../../src/util/rng.js';
 
 const MAIN = resolve('dist/src/cli/main.js');

@@ -8,21 +8,22 @@ import { join } from 'node:path';
 import { parseMethodSpec, parseQuantizerSpec, parseOptimizerSpec, slug } from '../../src/compare/method-spec.js';
 import { expandGrid, mergeGrid, readGridFile, writeGridFile } from '../../src/compare/grid.js';
 import { readCompareConfig } from '../../src/compare/config-file.js';
-import { argsFromObject, checkTrainArgs, passThroughOptions } from '../../src/compare/train-args.js';
+import { configFromTrainSection } from '../../src/compare/common-config.js';
 import { curve, mean, sampleStd, summarize, summarizeCell, type RunMetrics } from '../../src/compare/statistics.js';
 import { summaryCsv, summaryMarkdown, type SummaryRow } from '../../src/compare/summary.js';
 import { UsageError, InputFileError } from '../../src/util/errors.js';
 
-test('method specs become train flags', () => {
-  assert.deepEqual(parseMethodSpec('ste').args, ['--estimator', 'ste']);
-  assert.deepEqual(parseMethodSpec('metaquant:fcgrad').args, ['--estimator', 'metaquant', '--meta', 'fcgrad']);
-  assert.deepEqual(parseMethodSpec('metaquant:lstm+phi-path=meta').args, ['--estimator', 'metaquant', '--meta', 'lstm', '--phi-path', 'meta']);
-  assert.deepEqual(parseMethodSpec('metaquant:fcgrad+freeze-phi').args, ['--estimator', 'metaquant', '--meta', 'fcgrad', '--freeze-phi']);
-  assert.deepEqual(parseMethodSpec('ste+lr-scale=0.3').args, ['--estimator', 'ste', '--lr-scale', '0.3']);
-  assert.deepEqual(parseMethodSpec('ste+momentum=0.9+weight-decay=5e-4').args, ['--estimator', 'ste', '--momentum', '0.9', '--weight-decay', '5e-4']);
+test('method specs become the config fields their train flags set', () => {
+  assert.deepEqual(parseMethodSpec('ste').config, { method: 'ste' });
+  assert.deepEqual(parseMethodSpec('metaquant:fcgrad').config, { method: 'metaquant', meta: 'fcgrad' });
+  assert.deepEqual(parseMethodSpec('metaquant:lstm+phi-path=meta').config, { method: 'metaquant', meta: 'lstm', phiPath: 'meta' });
+  assert.deepEqual(parseMethodSpec('metaquant:fcgrad+freeze-phi').config, { method: 'metaquant', meta: 'fcgrad', freezePhi: true });
+  assert.deepEqual(parseMethodSpec('ste+lr-scale=0.3').config, { method: 'ste', lrScale: 0.3 });
+  assert.deepEqual(parseMethodSpec('ste+momentum=0.9+weight-decay=5e-4').config, { method: 'ste', momentum: 0.9, weightDecay: 5e-4 });
+  assert.deepEqual(parseMethodSpec('ste+no-augment+hidden=16,8').config, { method: 'ste', augment: false, hidden: [16, 8] });
   const named = parseMethodSpec('ste-matched', { 'ste-matched': 'ste+momentum=0.9+weight-decay=5e-4' });
   assert.equal(named.label, 'ste-matched');
-  assert.deepEqual(named.args, ['--estimator', 'ste', '--momentum', '0.9', '--weight-decay', '5e-4']);
+  assert.deepEqual(named.config, { method: 'ste', momentum: 0.9, weightDecay: 5e-4 });
   assert.equal(parseMethodSpec(' metaquant:multifc ').label, 'metaquant:multifc');
 });
 
@@ -36,26 +37,30 @@ test('bad method specs are usage errors that say what was expected', () => {
     ['ste+lr-scale=', /empty value/],
     ['ste+optimizer=sgd', /--optimizer is set by the grid/],
     ['ste+seed=3', /--seed is set by the grid/],
+    ['ste+estimator=metaquant', /--estimator is set by the grid/],
+    ['ste+momentom=0.9', /unknown train flag '--momentom' \(did you mean --momentum\?\)/],
+    ['ste+momentum=abc', /--momentum: expected a number, got 'abc'/],
+    ['ste+phi-path=sideways', /--phi-path: 'sideways' is not one of: ste, meta, zeroth-order/],
+    ['ste+freeze-phi=1', /--freeze-phi is a switch/],
+    ['ste+lr-scale', /--lr-scale needs a value/],
   ];
   for (const [spec, message] of cases) {
     assert.throws(() => parseMethodSpec(spec), (e: unknown) => e instanceof UsageError && message.test(e.message), spec);
   }
   assert.throws(() => parseMethodSpec('mine', { other: 'ste' }), /named in the config file: other/);
-  // Flag names and values are checked against train's own option definitions.
-  assert.throws(() => checkTrainArgs(parseMethodSpec('ste+momentom=0.9').args, 'm'), /unknown option '--momentom'/);
-  assert.throws(() => checkTrainArgs(parseMethodSpec('ste+momentum=abc').args, 'm'), /expected a number, got 'abc'/);
-  checkTrainArgs(parseMethodSpec('metaquant:lstm+phi-path=meta+lstm-reset').args, 'm');
+  // Flag names and values are checked against train's own option definitions (the field table).
+  assert.deepEqual(parseMethodSpec('metaquant:lstm+phi-path=meta+lstm-reset').config, { method: 'metaquant', meta: 'lstm', phiPath: 'meta', lstmReset: true });
 });
 
 test('quantizer and optimizer specs', () => {
-  assert.deepEqual(parseQuantizerSpec('dorefa').args, ['--quantizer', 'dorefa']);
-  assert.deepEqual(parseQuantizerSpec('dorefa:2').args, ['--quantizer', 'dorefa', '--bits', '2']);
-  assert.deepEqual(parseQuantizerSpec('ternary').args, ['--quantizer', 'ternary']);
+  assert.deepEqual(parseQuantizerSpec('dorefa').config, { quantizer: 'dorefa' });
+  assert.deepEqual(parseQuantizerSpec('dorefa:2').config, { quantizer: 'dorefa', bits: 2 });
+  assert.deepEqual(parseQuantizerSpec('ternary').config, { quantizer: 'ternary' });
   assert.throws(() => parseQuantizerSpec('bwn:2'), /only dorefa takes a bit width/);
   assert.throws(() => parseQuantizerSpec('dorefa:9'), /1 to 8/);
   assert.throws(() => parseQuantizerSpec('dorefa:1.5'), /1 to 8/);
   assert.throws(() => parseQuantizerSpec('xnor'), /expected NAME\[:BITS\].*dorefa, bwn/);
-  assert.deepEqual(parseOptimizerSpec('sgd').args, ['--optimizer', 'sgd']);
+  assert.deepEqual(parseOptimizerSpec('sgd').config, { optimizer: 'sgd' });
   assert.throws(() => parseOptimizerSpec('rmsprop'), /optimizer 'rmsprop': expected one of: sgd, adam/);
 });
 
@@ -75,7 +80,7 @@ const grid = (over: Partial<Parameters<typeof expandGrid>[0]> = {}) =>
     optimizers: ['sgd', 'adam'],
     seeds: [1, 2, 3],
     epochs: 4,
-    trainArgs: ['--model', 'mlp', '--hidden', '8'],
+    common: { model: 'mlp', hidden: [8] },
     ...over,
   });
 
@@ -85,11 +90,16 @@ test('the grid expands every combination in a fixed order with one folder per ru
   assert.equal(new Set(runs.map((r) => r.id)).size, runs.length);
   assert.equal(runs[0]!.id, 'ste__dorefa__sgd__s1');
   assert.equal(runs[runs.length - 1]!.id, 'metaquant-fcgrad_freeze-phi__bwn__adam__s3');
-  assert.deepEqual(runs[runs.length - 1]!.args, [
-    '--model', 'mlp', '--hidden', '8',
-    '--estimator', 'metaquant', '--meta', 'fcgrad', '--freeze-phi',
-    '--quantizer', 'bwn', '--optimizer', 'adam', '--seed', '3', '--epochs', '4',
-  ]);
+  const last = runs[runs.length - 1]!.config;
+  assert.deepEqual(
+    [last.model, last.hidden, last.method, last.meta, last.freezePhi, last.quantizer, last.optimizer, last.seed, last.epochs],
+    ['mlp', [8], 'metaquant', 'fcgrad', true, 'bwn', 'adam', 3, 4],
+  );
+  assert.equal(last.lr, 1e-3, 'defaults filled');
+  assert.equal(last.out, undefined, 'the runner sets the run folder');
+  // A method's +key=value overrides a common option; every run is validated before any starts.
+  assert.equal(grid({ methods: [parseMethodSpec('ste+hidden=4')] })[0]!.config.hidden?.[0], 4);
+  assert.throws(() => grid({ common: { model: 'mlp', bits: 3 }, quantizers: ['bwn'] }), /method 'ste' \(ste \/ bwn \/ sgd \/ seed 1\): --bits applies to dorefa only/);
   assert.throws(() => grid({ seeds: [1, 1] }), /seed '1' is listed twice/);
   assert.throws(() => grid({ quantizers: [] }), /--quantizers is empty/);
   assert.throws(() => grid({ methods: [parseMethodSpec('ste+lr-scale=1'), parseMethodSpec('ste_lr-scale-1', { 'ste_lr-scale-1': 'ste' })] }), /same folder name/);
@@ -105,7 +115,8 @@ test('a rerun may add runs but not change a recorded one', () => {
   assert.equal(grown.length, first.length * 2);
   assert.deepEqual(grown.slice(0, first.length), first, 'recorded runs first, unchanged');
   assert.deepEqual(mergeGrid(dir, saved, grid({ seeds: [2] })).length, first.length * 2, 'runs left out of a rerun stay recorded');
-  assert.throws(() => mergeGrid(dir, saved, grid({ seeds: [1], epochs: 5 })), /changes the settings of 8 run\(s\).*--epochs 4\].*--epochs 5\]/);
+  assert.throws(() => mergeGrid(dir, saved, grid({ seeds: [1], epochs: 5 })), /changes the settings of 8 run\(s\).*epochs: 4 → 5/);
+  assert.throws(() => mergeGrid(dir, saved, grid({ seeds: [1], common: { model: 'mlp', hidden: [8], lr: 0.1 } })), /lr: 0\.001 → 0\.1/);
   writeFileSync(join(dir, 'grid.json'), '{"format":"metaquant-compare-grid","version":7,"runs":[]}');
   assert.throws(() => readGridFile(dir), (e: unknown) => e instanceof InputFileError && /grid\.json.*version/.test(e.message));
 });
@@ -119,12 +130,14 @@ test('config file: JSON and YAML, named methods, train flags; bad files name the
   assert.equal(c.namedMethods['ste-matched'], 'ste+momentum=0.9+weight-decay=5e-4');
   assert.deepEqual(c.quantizers, ['dorefa', 'dorefa:2']);
   assert.deepEqual(c.seeds, [1, 2]);
-  const options = passThroughOptions();
-  const args = argsFromObject(c.train, options, 'grid.yaml: train');
-  assert.deepEqual(args, ['--model', 'mlp', '--hidden', '16,8', '--train-limit', '500', '--no-augment']);
-  checkTrainArgs(args, 'train');
-  assert.throws(() => argsFromObject({ epochs: 3 }, options, 'f'), /set by the grid/);
-  assert.throws(() => argsFromObject({ modle: 'mlp' }, options, 'f'), /unknown train flag 'modle'/);
+  assert.deepEqual(configFromTrainSection(c.train, 'grid.yaml: train'), { model: 'mlp', hidden: [16, 8], trainLimit: 500, augment: false });
+  // Keys as flag names, flag text for values, legacy names: all become config fields.
+  assert.deepEqual(configFromTrainSection({ 'train-limit': 500, hidden: 32, 'lr-step': '10', maxMetaMemoryGiB: 2 }, 'f'), { trainLimit: 500, hidden: [32], lrStep: 10, maxMetaMemory: 2 });
+  assert.throws(() => configFromTrainSection({ epochs: 3 }, 'f'), /set by the grid/);
+  assert.throws(() => configFromTrainSection({ estimator: 'ste' }, 'f'), /'estimator' is set by the grid/);
+  assert.throws(() => configFromTrainSection({ modle: 'mlp' }, 'f'), /UsageError: f: modle: unknown key \(did you mean 'model'\?\)/);
+  assert.throws(() => configFromTrainSection({ 'batch-size': 'big' }, 'f'), /UsageError: f: batch-size: expected a number, got 'big'/);
+  assert.throws(() => configFromTrainSection({ lr: -1 }, 'f'), /UsageError: f: lr: /);
 
   const json = join(dir, 'grid.json');
   writeFileSync(json, JSON.stringify({ methods: ['ste', 'metaquant:fcgrad'], optimizers: 'sgd' }));

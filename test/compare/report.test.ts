@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { expandGrid, writeGridFile } from '../../src/compare/grid.js';
+import { argsForConfig } from '../../src/config/flags.js';
 import { parseMethodSpec } from '../../src/compare/method-spec.js';
 import { RESULT_FILE, ERROR_LOG, runDir, type RunResult } from '../../src/compare/runner.js';
 import { rebuildReport } from '../../src/compare/report.js';
@@ -27,7 +28,7 @@ function fixtureGrid(): { dir: string; cells: number } {
     optimizers: ['sgd'],
     seeds: [1, 2],
     epochs: 3,
-    trainArgs: ['--model', 'mlp'],
+    common: { model: 'mlp' },
   });
   writeGridFile(dir, runs);
   runs.forEach((run, i) => {
@@ -59,7 +60,7 @@ function fixtureGrid(): { dir: string; cells: number } {
       quantizer: run.quantizer,
       optimizer: run.optimizer,
       seed: run.seed,
-      args: run.args,
+      args: argsForConfig(run.config),
       train: { testAccuracy: acc[2]!, testLoss: 1 - acc[2]!, epochs: 3, seconds: 3, imagesPerSecond: 100, out: folder },
       wallSeconds: run.seed === 1 ? 10 : 20,
       resumed: false,

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { tf } from '../../src/engine/tf.js';
-import { loadModel } from '../../src/train/trainer.js';
+import { loadModel } from '../../src/run/checkpoint-payload.js';
 import { buildDemo } from '../../src/demo/build.js';
 import { serveStatic } from '../../src/demo/serve.js';
 import { argmax, tempDir, trainTiny, useBackend } from './trained.js';

@@ -8,14 +8,14 @@ import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../../src/engine/tf.js';
-import { loadModel, type CheckpointPayload } from '../../src/train/trainer.js';
-import { readCheckpoint, writeCheckpoint } from '../../src/train/checkpoint.js';
+import { loadModel, type CheckpointPayload } from '../../src/run/checkpoint-payload.js';
+import { readCheckpoint, writeCheckpoint } from '../../src/run/checkpoint.js';
 import { loadDeployment } from '../../src/export/deploy.js';
 import { InputFileError } from '../../src/util/errors.js';
 import { exportTfjs } from '../../src/export/tfjs.js';
 import { exportPacked, loadPackedModelFile } from '../../src/export/packed.js';
-import { kerasName } from '../../src/export/layers-graph.js';
-import type { TrainConfigInput } from '../../src/train/config.js';
+import { kerasName } from '../../src/export/layers-model.js';
+import type { TrainConfigInput } from '../../src/config/schema.js';
 import { argmax, maxAbsDiff, ourPredictions, tempDir, trainTiny, useBackend, type TestImages } from './trained.js';
 
 const LOADER = fileURLToPath(new URL('../../../test/export/load-tfjs-model.mjs', import.meta.url));
@@ -24,10 +24,10 @@ const SYN8 = { dataset: 'synthetic:8x8x1:4:128:32', model: 'mlp', hidden: [16] }
 
 const CASES: Array<{ label: string; config: TrainConfigInput }> = [
   { label: 'mlp, dorefa 1-bit, STE', config: { ...SYN8, quantizer: 'dorefa', bits: 1 } },
-  { label: 'mlp, BWN per channel, MetaQuant', config: { ...SYN8, quantizer: 'bwn', perChannel: true, estimator: 'metaquant', meta: 'fcgrad', metaHidden: 8, optimizer: 'sgd' } },
+  { label: 'mlp, BWN per channel, MetaQuant', config: { ...SYN8, quantizer: 'bwn', perChannel: true, method: 'metaquant', meta: 'fcgrad', metaHidden: 8, optimizer: 'sgd' } },
   { label: 'mlp, float, bundled MNIST', config: { dataset: 'mnist', trainLimit: 256, testLimit: 64, model: 'mlp', hidden: [32], quantizer: 'none' } },
   { label: 'lenet5, ternary per channel, STE', config: { dataset: 'synthetic:12x12x1:10:64:32', model: 'lenet5', quantizer: 'ternary', perChannel: true, batchSize: 8 } },
-  { label: 'lenet5, dorefa 1-bit, MetaQuant', config: { dataset: 'synthetic:12x12x1:10:64:32', model: 'lenet5', quantizer: 'dorefa', bits: 1, estimator: 'metaquant', meta: 'fcgrad', metaHidden: 8, optimizer: 'sgd', lr: 0.001, batchSize: 8 } },
+  { label: 'lenet5, dorefa 1-bit, MetaQuant', config: { dataset: 'synthetic:12x12x1:10:64:32', model: 'lenet5', quantizer: 'dorefa', bits: 1, method: 'metaquant', meta: 'fcgrad', metaHidden: 8, optimizer: 'sgd', lr: 0.001, batchSize: 8 } },
   { label: 'resnet20, dorefa 2-bit, first/last float', config: { dataset: 'synthetic:8x8x3:10:96:16', model: 'resnet20', quantizer: 'dorefa', bits: 2, keepFirstLastFp: true, epochs: 2, batchSize: 16 } },
 ];
 

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
-import { Trainer, loadModel } from '../../src/train/trainer.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { loadModel } from '../../src/run/checkpoint-payload.js';
 import { loadDataset } from '../../src/data/index.js';
 import { makeBatch } from '../../src/data/pipeline.js';
-import type { TrainConfigInput } from '../../src/train/config.js';
+import type { TrainConfigInput } from '../../src/config/schema.js';
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 

@@ -9,7 +9,7 @@ import { readCompareConfig } from '../../src/compare/config-file.js';
 import { expandGrid } from '../../src/compare/grid.js';
 import { parseMethodSpec } from '../../src/compare/method-spec.js';
 import { loadGrid } from '../../src/compare/summary.js';
-import { argsFromObject, checkTrainArgs, passThroughOptions } from '../../src/compare/train-args.js';
+import { configFromTrainSection } from '../../src/compare/common-config.js';
 import { UsageError } from '../../src/util/errors.js';
 
 /** The worker awaits this before the first input (the packed reader builds a tfjs model). */
@@ -21,7 +21,6 @@ export function packedModel(bytes: Uint8Array): void {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mq-fuzz-compare-'));
-const passOptions = passThroughOptions();
 
 /** What `metaquant compare --config FILE` does before it trains: read the file, expand and check the grid. */
 function compareConfig(bytes: Uint8Array, name: string): void {
@@ -29,21 +28,15 @@ function compareConfig(bytes: Uint8Array, name: string): void {
   writeFileSync(file, bytes);
   const config = readCompareConfig(file);
   if (!config.methods) throw new UsageError(`${file}: no methods`);
-  const trainArgs = argsFromObject(config.train, passOptions, `${file}: train`);
-  const runs = expandGrid({
+  // Expanding the grid validates every run's config (common fields, method's +key=value, axes).
+  expandGrid({
     methods: config.methods.map((m) => parseMethodSpec(m, config.namedMethods)),
     quantizers: config.quantizers ?? ['dorefa'],
     optimizers: config.optimizers ?? ['adam'],
     seeds: config.seeds ?? [1],
     epochs: config.epochs ?? 5,
-    trainArgs,
+    common: configFromTrainSection(config.train, `${file}: train`),
   });
-  const checked = new Set<string>();
-  for (const r of runs) {
-    if (checked.has(r.method)) continue;
-    checked.add(r.method);
-    checkTrainArgs(r.args, `method '${r.method}'`);
-  }
 }
 export const compareConfigJson = (bytes: Uint8Array) => compareConfig(bytes, 'compare.json');
 export const compareConfigYaml = (bytes: Uint8Array) => compareConfig(bytes, 'compare.yaml');

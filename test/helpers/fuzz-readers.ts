@@ -4,9 +4,10 @@
 import { useBackend } from '../../src/engine/backend.js';
 import { decodeIdxBytes } from '../../src/data/idx.js';
 import { CIFAR10_FORMAT, CIFAR100_FORMAT, decodeCifarBytes, recordCountOf, type CifarFormat } from '../../src/data/cifar.js';
-import { decodeCheckpoint } from '../../src/train/checkpoint.js';
-import { validatePayload } from '../../src/train/checkpoint-payload.js';
-import { parseRunConfig, restoreTraining } from '../../src/train/trainer.js';
+import { decodeCheckpoint } from '../../src/run/checkpoint.js';
+import { validatePayload } from '../../src/run/checkpoint-payload.js';
+import { restoreTraining } from '../../src/train/factory.js';
+import { parseRunConfig } from '../../src/run/run-config.js';
 
 /** The worker awaits this before the first input (the checkpoint reader builds models). */
 export const ready = useBackend('cpu');

@@ -359,9 +359,9 @@ test('grid.json of a compare folder', async () => {
     optimizers: ['adam'],
     seeds: [1, 2],
     epochs: 2,
-    trainArgs: ['--model', 'mlp', '--hidden', '16'],
+    common: { model: 'mlp', hidden: [16] },
   });
-  const grid = { format: 'metaquant-compare-grid', version: 1, runs };
+  const grid = { format: 'metaquant-compare-grid', version: 2, runs };
   const text = JSON.stringify(grid, null, 2) + '\n';
   const edit = (name: string, change: (g: { format: unknown; version: unknown; runs: Json[] }) => void) => {
     const g = structuredClone(grid) as unknown as { format: unknown; version: unknown; runs: Json[] };
@@ -370,8 +370,9 @@ test('grid.json of a compare folder', async () => {
   };
   const mutations = [
     edit('format other', (g) => (g.format = 'metaquant-grid')),
-    edit('version 2', (g) => (g.version = 2)),
-    edit('version "1"', (g) => (g.version = '1')),
+    edit('version 3', (g) => (g.version = 3)),
+    edit('version 1 (its runs hold args)', (g) => (g.version = 1)),
+    edit('version "2"', (g) => (g.version = '2')),
     edit('runs {}', (g) => ((g as Json).runs = {})),
     edit('runs missing', (g) => delete (g as Json).runs),
     edit('run id ".."', (g) => (g.runs[0]!.id = '..')),
@@ -387,19 +388,23 @@ test('grid.json of a compare folder', async () => {
     edit('epochs 0', (g) => (g.runs[0]!.epochs = 0)),
     edit('epochs -1', (g) => (g.runs[0]!.epochs = -1)),
     edit('epochs "2"', (g) => (g.runs[0]!.epochs = '2')),
-    edit('args [1]', (g) => (g.runs[0]!.args = [1])),
-    edit('args "x"', (g) => (g.runs[0]!.args = 'x')),
+    edit('config [1]', (g) => (g.runs[0]!.config = [1])),
+    edit('config "x"', (g) => (g.runs[0]!.config = 'x')),
+    edit('config missing', (g) => delete g.runs[0]!.config),
+    edit('config with an unknown key', (g) => ((g.runs[0]!.config as Json).lrr = 0.1)),
+    edit('config lr -1', (g) => ((g.runs[0]!.config as Json).lr = -1)),
+    edit('config quantizer unknown', (g) => ((g.runs[0]!.config as Json).quantizer = 'xnor')),
     edit('method missing', (g) => delete g.runs[0]!.method),
     edit('run null', (g) => ((g.runs as unknown[])[0] = null)),
     { name: 'epochs 99999999999999999999', bytes: enc(text.replace('"epochs": 2', '"epochs": 99999999999999999999')) },
-    { name: 'args nested 100000 deep', bytes: enc(text.replace('"args": [', `"args": [${deep(100_000)}, `)) },
+    { name: 'config nested 100000 deep', bytes: enc(text.replace('"config": {', `"config": {"deep": ${deep(100_000)}, `)) },
     { name: 'root nested 100000 deep', bytes: enc(deep(100_000)) },
     { name: 'array root', bytes: enc('[]') },
     { name: 'null root', bytes: enc('null') },
     { name: 'UTF-16 LE', bytes: new Uint8Array(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])) },
   ];
   const r = await fuzz(enc(text), reader('gridFile'), {
-    boundaries: [1, text.indexOf('"runs"'), text.indexOf('"args"'), text.length - 2],
+    boundaries: [1, text.indexOf('"runs"'), text.indexOf('"config"'), text.length - 2],
     mutations,
     count: 220,
     seed: 'grid',

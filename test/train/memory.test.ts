@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
-import { parseTrainConfig } from '../../src/train/config.js';
+import { parseTrainConfig } from '../../src/config/schema.js';
 import { QuantizedModel } from '../../src/models/model.js';
 import { estimateRunMemory, memoryLimit } from '../../src/train/memory.js';
 import { lstmStateBytes } from '../../src/meta/lstm.js';

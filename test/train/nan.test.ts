@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Trainer } from '../../src/train/trainer.js';
-import { readCheckpointPayload } from '../../src/train/checkpoint-payload.js';
+import { readCheckpointPayload } from '../../src/run/checkpoint-payload.js';
 import { NonFiniteError } from '../../src/util/errors.js';
 
 const dir = () => join(mkdtempSync(join(tmpdir(), 'mq-nan-')), 'run');

@@ -8,7 +8,7 @@ import { useBackend } from '../../src/engine/backend.js';
 import { BaseOptimizer, type OptimizerConfig } from '../../src/train/optimizers.js';
 import { DEFAULT_HYPERGRAD_BETA, HypergradientLr } from '../../src/train/ste-hypergrad-step.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { parseTrainConfig } from '../../src/train/config.js';
+import { parseTrainConfig } from '../../src/config/schema.js';
 import { UsageError } from '../../src/util/errors.js';
 
 /** f(θ) = ½ Σ a_i θ_i² − Σ b_i θ_i, so ∇f = a ⊙ θ − b. */

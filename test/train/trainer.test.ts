@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
-import { Trainer, loadModel } from '../../src/train/trainer.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { loadModel } from '../../src/run/checkpoint-payload.js';
 import { QuantizedModel } from '../../src/models/model.js';
 import { BaseOptimizer } from '../../src/train/optimizers.js';
 import { lrMultiplier } from '../../src/train/schedules.js';
-import { parseTrainConfig } from '../../src/train/config.js';
+import { parseTrainConfig } from '../../src/config/schema.js';
 import { UsageError } from '../../src/util/errors.js';
 
 const dir = () => join(mkdtempSync(join(tmpdir(), 'mq-train-')), 'run');

@@ -3,9 +3,10 @@
 // setImmediate: the binding itself (dist/binding.js) loads and runs models synchronously, which
 // is what a tfjs kernelFunc needs. Inputs are read and outputs written in place, straight from and
 // into the wasm backend's heap (pre-allocated outputs), so no tensor is copied. Each distinct op
-// signature gets a one-node (or few-node) ONNX model and a cached session.
+// signature gets a one-node (or few-node) ONNX model (engine/onnx/graph.ts) and a cached session.
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { encodeOnnxModel, type OnnxGraph } from '../onnx/graph.js';
 
 interface OrtTensor {
   readonly data: Float32Array;
@@ -16,16 +17,10 @@ interface NativeSession {
   run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor | null>, options: Record<string, unknown>): Record<string, OrtTensor>;
   dispose(): void;
 }
-interface OnnxProto {
-  ModelProto: { create(m: unknown): unknown; encode(m: unknown): { finish(): Uint8Array } };
-  TensorProto: { DataType: { FLOAT: number; INT64: number } };
-  AttributeProto: { AttributeType: { INT: number; INTS: number; FLOAT: number; STRING: number } };
-}
 
 interface OrtModules {
   Session: new () => NativeSession;
   Tensor: OrtTensorCtor;
-  onnx: OnnxProto;
 }
 
 let modules: OrtModules | null | undefined;
@@ -43,9 +38,8 @@ function load(): OrtModules | null {
     const { Tensor } = common;
     // Only errors: ORT's graph-optimizer warnings would otherwise interleave with training output.
     common.env.logLevel = 'error';
-    const { onnx } = require('onnx-proto') as { onnx: OnnxProto };
     initOrt();
-    modules = { Session: binding.InferenceSession, Tensor, onnx };
+    modules = { Session: binding.InferenceSession, Tensor };
   } catch (err) {
     loadError = (err as Error).message.split('\n')[0] ?? String(err);
     modules = null;
@@ -75,69 +69,8 @@ export function ortThreads(): number {
   return Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 8));
 }
 
-// ---- a minimal ONNX graph description --------------------------------------------------------
-
-export type Attr = number | number[];
-export interface GraphNode {
-  op: string;
-  /** Operator domain; default ONNX's. onnxruntime's own kernels live in e.g. 'com.microsoft.nchwc' (version 1). */
-  domain?: string;
-  inputs: string[];
-  outputs: string[];
-  attrs?: Record<string, Attr | undefined>;
-  /** Float attributes (ONNX distinguishes INT and FLOAT). */
-  floatAttrs?: Record<string, number>;
-  /** String attributes (e.g. a fused activation's name). */
-  stringAttrs?: Record<string, string>;
-}
-export interface GraphSpec {
-  nodes: GraphNode[];
-  inputs: Record<string, number[]>;
-  outputs: Record<string, number[]>;
-  /** int64 constant initializers (shapes for Reshape, starts/ends for Slice). */
-  int64s?: Record<string, number[] | undefined>;
-}
-
-function encode(spec: GraphSpec, onnx: OnnxProto): Uint8Array {
-  const F = onnx.TensorProto.DataType.FLOAT;
-  const { INT, INTS, FLOAT, STRING } = onnx.AttributeProto.AttributeType;
-  const valueInfo = (name: string, shape: number[]) => ({
-    name,
-    type: { tensorType: { elemType: F, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
-  });
-  const node = (n: GraphNode, i: number) => ({
-    name: `n${i}`,
-    opType: n.op,
-    ...(n.domain ? { domain: n.domain } : {}),
-    input: n.inputs,
-    output: n.outputs,
-    attribute: [
-      ...Object.entries(n.attrs ?? {})
-        .filter(([, v]) => v !== undefined)
-        .map(([name, v]) => (Array.isArray(v) ? { name, type: INTS, ints: v } : { name, type: INT, i: v })),
-      ...Object.entries(n.floatAttrs ?? {}).map(([name, f]) => ({ name, type: FLOAT, f })),
-      ...Object.entries(n.stringAttrs ?? {}).map(([name, value]) => ({ name, type: STRING, s: new TextEncoder().encode(value) })),
-    ],
-  });
-  const initializer = Object.entries(spec.int64s ?? {}).flatMap(([name, values]) => (values === undefined ? [] : [{
-    name,
-    dataType: onnx.TensorProto.DataType.INT64,
-    dims: [values.length],
-    int64Data: values,
-  }]));
-  const model = {
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }, ...[...new Set(spec.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))].map((domain) => ({ domain, version: 1 }))],
-    graph: {
-      name: 'kernel',
-      node: spec.nodes.map(node),
-      initializer,
-      input: Object.entries(spec.inputs).map(([k, s]) => valueInfo(k, s)),
-      output: Object.entries(spec.outputs).map(([k, s]) => valueInfo(k, s)),
-    },
-  };
-  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
-}
+/** A kernel's graph: an ONNX graph whose inputs and outputs have concrete shapes (float32). */
+export type GraphSpec = OnnxGraph & { inputs: Record<string, number[]>; outputs: Record<string, number[]> };
 
 /** A compiled graph run synchronously on float32 views (inputs read, outputs written in place). */
 export interface OrtKernel {
@@ -154,7 +87,7 @@ export function ortKernel(key: string, spec: () => GraphSpec): OrtKernel {
   const m = load();
   if (!m) throw new Error(`onnxruntime-node is unavailable: ${loadError}`);
   const graph = spec();
-  const bytes = encode(graph, m.onnx);
+  const bytes = encodeOnnxModel({ name: 'kernel', ...graph });
   const session = new m.Session();
   session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
     intraOpNumThreads: ortThreads(),

@@ -7,7 +7,7 @@
 //   forward   μ = mean(x), c = x − μ, σ² = mean(c²), y = c·(γ/σ) + β  [ReLU]
 //   backward  dβ = Σ dy, Σdy·c; dγ = Σ(dy·c)/σ;
 //             dx = (γ/σ)·dy + k₂·c + k₃,  k₂ = −(γ/σ)·dγ/(σM),  k₃ = −(γ/σ)·dβ/M
-import { BN_EPSILON } from '../../../models/layers.js';
+import { BN_EPSILON } from '../../../models/ops.js';
 import type { GraphBuilder } from './builder.js';
 import { NCHWC } from './nchwc.js';
 

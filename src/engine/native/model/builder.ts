@@ -1,7 +1,8 @@
 // A small helper for writing ONNX graphs node by node: fresh value names, scalar and int64
 // constants declared once, and the graph's inputs and outputs. The model's forward and backward
 // graphs (forward-graph.ts, backward-graph.ts) are written with it.
-import type { GraphNode, GraphSpec } from '../ort.js';
+import type { GraphSpec } from '../ort.js';
+import type { OnnxNode as GraphNode } from '../../onnx/graph.js';
 
 export class GraphBuilder {
   readonly nodes: GraphNode[] = [];

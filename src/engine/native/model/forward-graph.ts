@@ -7,7 +7,8 @@
 // layer's input, each batch norm's normalised x̂ and 1/σ, and the new running statistics.
 import { tf } from '../../tf.js';
 import type { GraphNode as TracedNode, ModelGraph } from '../../../models/trace.js';
-import { BN_EPSILON, BN_MOMENTUM } from '../../../models/layers.js';
+import { BN_MOMENTUM } from '../../../models/layers.js';
+import { BN_EPSILON } from '../../../models/ops.js';
 import { GraphBuilder, HWIO_TO_OIHW, size } from './builder.js';
 import { type Layout, type ValueRecord, channelView, convert } from './layouts.js';
 import * as nchwc from './nchwc.js';

@@ -107,10 +107,10 @@ export function nativeModelForward(model: QuantizedModel, x: Tensor, hooks: Weig
   const differentiable = fwd.params.flatMap((slot, i) => (['movingMean', 'movingVariance'].includes(slot.role) ? [] : [i]));
   let statistics: Array<{ param: string; values: Float32Array }> = [];
   const runForward = (saved: Record<string, Float32Array>): Tensor => {
-    const logitsDims = fwd.spec.outputs.logits!;
+    const logitsDims = fwd.spec.outputs.logits as number[];
     const logits = new Float32Array(logitsDims.reduce((a, b) => a * b, 1));
     const outputs: Record<string, Float32Array> = { ...saved, logits };
-    statistics = fwd.statistics.map((s) => ({ param: s.param, values: (outputs[s.output] = new Float32Array(fwd.spec.outputs[s.output]![0]!)) }));
+    statistics = fwd.statistics.map((s) => ({ param: s.param, values: (outputs[s.output] = new Float32Array((fwd.spec.outputs[s.output] as number[])[0]!)) }));
     const feeds: Record<string, Float32Array> = { x: heapView(x) };
     fwd.params.forEach((slot, i) => (feeds[slot.input] = heapView(inputs[i]!)));
     compiled.forward.run(feeds, outputs);

@@ -1,13 +1,61 @@
-// Validation of what a checkpoint claims to hold, before anything is built from it: a
-// checkpoint is a file like any other and may be corrupt, truncated or hand-edited.
+// What a checkpoint holds, and its validation before anything is built from it: a checkpoint is
+// a file like any other and may be corrupt, truncated or hand-edited.
 import { z } from 'zod';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuantizedModel, type ModelConfig } from '../models/model.js';
 import { MODEL_NAMES } from '../models/architectures.js';
-import { InputFileError, MetaquantError } from '../util/errors.js';
+import { InputFileError, MetaquantError, UsageError } from '../util/errors.js';
+import type { RngState } from '../util/rng.js';
+import { migrateLegacyKeys, type TrainConfig } from '../config/schema.js';
 import { CHECKPOINT_FILE, readCheckpoint } from './checkpoint.js';
-import type { CheckpointPayload } from './trainer.js';
+
+/** One line of metrics.jsonl. */
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+  [diagnostic: string]: number;
+}
+
+/** Where the next step is: its epoch, its batch within the epoch, and the epoch's running sums. */
+export interface RunPosition {
+  epoch: number;
+  batch: number;
+  lossSum: number;
+  correct: number;
+  seen: number;
+  /** Steps discarded by `--on-nan skip-batch` this epoch. */
+  skipped: number;
+  /** `--on-nan rollback` restores since the last metrics line. */
+  rollbacks: number;
+}
+
+export type SavedParams = Record<string, { shape: number[]; data: Float32Array }>;
+
+/** What a checkpoint holds: enough to evaluate, export, initialise from, or resume. */
+export interface CheckpointPayload {
+  /** As saved, legacy keys renamed (validated only where a run is resumed from it). */
+  config: TrainConfig;
+  modelConfig: ModelConfig;
+  epochsDone: number;
+  params: SavedParams;
+  stepState: unknown;
+  /** order: the order stream at the start of `position.epoch`; augment: as of the checkpoint. */
+  rng: { order: RngState; augment: RngState };
+  history: EpochMetrics[];
+  /** Per-channel mean/std (in [0,1] units) the inputs were normalised with; exports build it into the model. Absent in older checkpoints. */
+  normalization?: { mean: number[]; std: number[] };
+  /** The next step (absent in epoch-end checkpoints of older versions: the next epoch's start). */
+  position?: RunPosition;
+  globalStep?: number;
+  lrScale?: number;
+}
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const savedTensor = z.object({
@@ -65,7 +113,13 @@ export function validatePayload(raw: unknown, file: string): CheckpointPayload {
     const first = r.error.issues[0]!;
     throw new InputFileError(file, `corrupt checkpoint: ${first.path.join('.') || '(payload)'}: ${first.message}`);
   }
-  return r.data as unknown as CheckpointPayload;
+  let config: Record<string, unknown>;
+  try {
+    config = migrateLegacyKeys(r.data.config);
+  } catch (err) {
+    throw new InputFileError(file, `corrupt checkpoint: config: ${(err as Error).message}`);
+  }
+  return { ...r.data, config } as unknown as CheckpointPayload;
 }
 
 function checkpointFile(path: string): string {
@@ -100,11 +154,34 @@ export function modelFromPayload(payload: CheckpointPayload, file: string): Quan
 }
 
 /** Loads every parameter of `model` from a checkpoint's params, as an InputFileError on any mismatch. */
-export function loadParams(model: QuantizedModel, params: CheckpointPayload['params'], file: string): void {
+export function loadParams(model: QuantizedModel, params: SavedParams, file: string): void {
   try {
     model.params.load(params);
   } catch (err) {
     if (err instanceof MetaquantError) throw err;
     throw new InputFileError(file, `its weights do not fit its model (${(err as Error).message})`);
   }
+}
+
+/** Loads a run's model (a run folder or a checkpoint file) for evaluation or export. */
+export function loadModel(path: string): { model: QuantizedModel; payload: CheckpointPayload } {
+  const { payload, file } = readCheckpointPayload(path);
+  const model = modelFromPayload(payload, file);
+  return { model, payload };
+}
+
+/** `--init`: copies every parameter whose name and shape match (e.g. a float model into a quantized one). */
+export function initialiseFromCheckpoint(model: QuantizedModel, path: string): void {
+  const { payload: saved } = readCheckpointPayload(path);
+  let copied = 0;
+  const values: SavedParams = {};
+  for (const p of model.params.infos) {
+    const v = saved.params[p.name];
+    if (v && v.shape.join('x') === p.shape.join('x')) {
+      values[p.name] = v;
+      copied++;
+    }
+  }
+  if (copied === 0) throw new UsageError(`--init ${path}: no parameter of that checkpoint matches this model (${model.config.arch})`);
+  model.params.load(values, { strict: false });
 }
