@@ -80,7 +80,8 @@ export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: numbe
       case 'conv2d': {
         const info = convGeometry(nodes[inId]!.outputShape, node, N);
         const dyPlain = convert(g, { ...out, name: dy }, 'nchw').name;
-        emit(node.kernel, convFilterGrad(g, savedAs(x, 'nchw').name, dyPlain, info));
+        const blockedGrad = x.layout === 'blocked' && out.layout === 'blocked' && N % block === 0 && node.stride === 1;
+        emit(node.kernel, blockedGrad ? blockedFilterGrad(g, savedInput(x.name), dy, info, N, block) : convFilterGrad(g, savedAs(x, 'nchw').name, dyPlain, info));
         if (node.bias) emit(node.bias, g.node('ReduceSum', [dyPlain, g.ints([0, 2, 3])], undefined, { keepdims: 0 }));
         if (needsGrad[inId]) {
           const w = g.transpose(paramInput(node.kernel), HWIO_TO_OIHW);
@@ -129,8 +130,10 @@ export function buildBackward(graph: ModelGraph, fwd: ForwardGraph, batch: numbe
         break;
       }
       case 'relu': {
+        // y ≥ 0, so sign(y) is the mask [y > 0]: two plain passes (Where against a scalar takes
+        // onnxruntime's slow broadcasting path).
         const y = savedInput(out.name);
-        push(inId, g.node('Where', [g.node('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]), x);
+        push(inId, g.node('Mul', [dy, g.node('Sign', [y])]), x);
         break;
       }
       case 'maxPool': {
@@ -177,6 +180,22 @@ function blockedInputGrad(g: GraphBuilder, dy: string, oihw: string, info: Retur
   const w = nchwc.filterBlocked(g, transposed, [info.inChannels, info.outChannels, kh, kw], block, true);
   const { top, left, bottom, right } = info.padInfo;
   return nchwc.conv(g, dy, w, null, { pads: [kh - 1 - top, kw - 1 - left, kh - 1 - bottom, kw - 1 - right], kernel_shape: [kh, kw] });
+}
+
+/**
+ * The same filter gradient on blocked data, as one blocked convolution: x re-blocked over the batch
+ * as [Ci, N, H, W] (N/B blocks of B images), dy as a filter [Co, N, OH, OW] in the blocked
+ * filter order, both by one Transpose of their 6-D block views (stride 1, no cropping).
+ */
+function blockedFilterGrad(g: GraphBuilder, x: string, dy: string, info: ReturnType<typeof convGeometry>, n: number, block: number): string {
+  const { inChannels: ci, outChannels: co, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info;
+  const { top, left } = info.padInfo;
+  const bottom = info.filterHeight + oh - 1 - h - top;
+  const right = info.filterWidth + ow - 1 - w - left;
+  const xt = g.reshape(g.transpose(g.reshape(x, [n / block, block, ci / block, h, w, block]), [2, 5, 0, 3, 4, 1]), [ci, n, h, w]);
+  const f = g.reshape(g.transpose(g.reshape(dy, [n / block, block, co / block, oh, ow, block]), [2, 0, 3, 4, 1, 5]), [co, n, oh, ow]);
+  const dw = nchwc.conv(g, xt, f, null, { pads: [top, left, bottom, right], kernel_shape: [oh, ow] });
+  return g.transpose(nchwc.reorderOutput(g, dw, co, false), IOHW_TO_HWIO);
 }
 
 /**
