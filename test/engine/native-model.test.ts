@@ -14,6 +14,9 @@ import { nativeModelStats, setNativeModel, setNativeModelMinMacs } from '../../s
 import { nchwcBlockSize } from '../../src/engine/native/model/nchwc.js';
 import { QuantizedModel, type ModelConfig } from '../../src/models/model.js';
 import { lossAndGradients } from '../../src/train/loss.js';
+import { MetaQuantStep } from '../../src/train/metaquant-step.js';
+import { BaseOptimizer } from '../../src/train/optimizers.js';
+import { createMetaNetwork } from '../../src/meta/registry.js';
 
 const TOLERANCE = 1e-4;
 
@@ -112,4 +115,41 @@ describe('native model op (whole forward and backward passes on onnxruntime)', {
       setNativeModelMinMacs(0);
     }
   });
+});
+
+describe('MetaQuant through the native model op', { skip: ortAvailable() ? false : `onnxruntime-node unavailable: ${ortLoadError()}` }, () => {
+  before(() => setNativeModelMinMacs(0));
+  after(() => setNativeModelMinMacs(1 << 22));
+
+  // The meta network's look-ahead weights reach the op through the hooks; its gradient w.r.t. φ
+  // flows back through the op's. Two steps (the first has no meta call) on twin models.
+  for (const kind of ['fcgrad', 'lstm'] as const) {
+    it(`${kind}: losses and parameters after two steps match the op-by-op path`, async () => {
+      await useBackend('wasm');
+      const config: ModelConfig = { arch: 'lenet5', inputShape: [13, 13, 1], numClasses: 10, quantizer: { name: 'dorefa', bits: 2 }, seed: 8 };
+      const x = tf.randomNormal([16, 13, 13, 1], 0, 1, 'float32', 12);
+      const labels = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32');
+      const outcome = (native: boolean) => {
+        setNativeModel(native);
+        const before = nativeModelStats().runs;
+        const model = new QuantizedModel(config);
+        for (const name of model.params.names((p) => p.role === 'bn-beta')) model.params.get(name).assign(tf.fill([model.params.info(name).shape[0]!], 0.0123));
+        const meta = createMetaNetwork({ kind, hidden: 6, layers: 3, activation: 'none', seed: 2 });
+        const step = new MetaQuantStep(model, meta, new BaseOptimizer({ name: 'sgd' }), { mode: 'code', phiPath: 'ste', metaLr: 1e-3 });
+        const losses = [0, 1].map((t) => step.step(x, labels, { epoch: 0, batchIndex: t, lr: 0.01, lrMultiplier: 1 }).loss);
+        const params = model.params.snapshot();
+        step.dispose();
+        model.dispose();
+        setNativeModel(true);
+        return { losses, params, runs: nativeModelStats().runs - before };
+      };
+      const reference = outcome(false);
+      const native = outcome(true);
+      assert.equal(reference.runs, 0);
+      assert.ok(native.runs >= 2, `native model op ran ${native.runs} times`);
+      assertClose('losses', reference.losses, native.losses);
+      for (const [name, p] of Object.entries(reference.params)) assertClose(name, p.data, native.params[name]!.data);
+      tf.dispose([x, labels]);
+    });
+  }
 });
