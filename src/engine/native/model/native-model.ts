@@ -28,6 +28,17 @@ export function setNativeModel(on: boolean): void {
   modelEnabled = on;
 }
 
+/** Runs `fn` on the op-by-op path (e.g. to measure what a forward pass keeps on the tfjs heap). */
+export function withoutNativeModel<T>(fn: () => T): T {
+  const was = modelEnabled;
+  modelEnabled = false;
+  try {
+    return fn();
+  } finally {
+    modelEnabled = was;
+  }
+}
+
 /** Tests lower the size threshold so that small, checkable models take the native path. */
 export function setNativeModelMinMacs(macs: number): void {
   MIN_MODEL_MACS = macs;
