@@ -45,11 +45,12 @@ export function setNativeModelMinMacs(macs: number): void {
 }
 
 let runs = 0;
+const time = { forwardMs: 0, backwardMs: 0 };
 const failures = new Map<string, string>();
 
-/** Native model calls so far, and the graphs that failed (they stay on the op-by-op path). */
-export function nativeModelStats(): { runs: number; failed: Record<string, string> } {
-  return { runs, failed: Object.fromEntries(failures) };
+/** Native model calls so far, the time spent in their graphs, and the graphs that failed (they stay on the op-by-op path). */
+export function nativeModelStats(): { runs: number; forwardMs: number; backwardMs: number; failed: Record<string, string> } {
+  return { runs, ...time, failed: Object.fromEntries(failures) };
 }
 
 interface Compiled {
@@ -124,7 +125,9 @@ export function nativeModelForward(model: QuantizedModel, x: Tensor, hooks: Weig
     statistics = fwd.statistics.map((s) => ({ param: s.param, values: (outputs[s.output] = new Float32Array((fwd.spec.outputs[s.output] as number[])[0]!)) }));
     const feeds: Record<string, Float32Array> = { x: heapView(x) };
     fwd.params.forEach((slot, i) => (feeds[slot.input] = heapView(inputs[i]!)));
+    const start = performance.now();
     compiled.forward.run(feeds, outputs);
+    time.forwardMs += performance.now() - start;
     runs++;
     return tf.tensor(logits, logitsDims, 'float32');
   };
@@ -172,7 +175,9 @@ function runBackward(bwd: { graph: BackwardGraph; kernel: OrtKernel }, fwd: Forw
   fwd.params.forEach((slot, i) => {
     if (slot.input in bwd.graph.spec.inputs) feeds[slot.input] = heapView(inputs[i]!);
   });
+  const start = performance.now();
   bwd.kernel.run(feeds, outputs);
+  time.backwardMs += performance.now() - start;
   // β and γ of a batch norm whose input needs no gradient still get theirs; anything the graph
   // does not reach (an unused parameter) gets zeros.
   return grads.map((g, i) => g ?? tf.zeros(fwd.params[i]!.dims));
