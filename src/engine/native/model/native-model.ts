@@ -132,9 +132,15 @@ export function nativeModelForward(model: QuantizedModel, x: Tensor, hooks: Weig
     return tf.tensor(logits, logitsDims, 'float32');
   };
   let logits: Tensor;
-  if (!tape) {
-    logits = runForward({});
-  } else {
+  try {
+    logits = tape ? differentiableForward() : runForward({});
+  } catch (err) {
+    // A graph that compiled but cannot run (e.g. out of memory) stays on the op-by-op path from
+    // now on; the hooks run again there (a hook that keeps what it hands out keeps it twice, once).
+    failures.set(key, `run: ${(err as Error).message.split('\n')[0]}`);
+    return null;
+  }
+  function differentiableForward(): Tensor {
     const bwd = compiled.bwd!;
     const op = tf.customGrad(((...args: unknown[]) => {
       // tfjs keeps the op's inputs alive for the backward pass only through save().
@@ -151,7 +157,7 @@ export function nativeModelForward(model: QuantizedModel, x: Tensor, hooks: Weig
       };
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...xs: Tensor[]) => Tensor;
-    logits = op(...differentiable.map((i) => inputs[i]!));
+    return op(...differentiable.map((i) => inputs[i]!));
   }
   if (statistics.length > 0) {
     tf.tidy(() => {
