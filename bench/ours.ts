@@ -6,7 +6,7 @@ import { useBackend } from '../src/engine/backend.js';
 import { QuantizedModel } from '../src/models/model.js';
 import { BaseOptimizer } from '../src/train/optimizers.js';
 import { SteStep } from '../src/train/ste-step.js';
-import { MetaQuantStep } from '../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../src/train/metaquant/step.js';
 import { createMetaNetwork } from '../src/meta/registry.js';
 import type { MetaKind } from '../src/meta/types.js';
 import type { TrainStep } from '../src/train/step.js';

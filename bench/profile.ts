@@ -15,10 +15,10 @@ import { BaseOptimizer } from '../src/train/optimizers.js';
 import { SteStep } from '../src/train/ste-step.js';
 import { encodeOnnxModel } from '../src/engine/onnx/graph.js';
 import { ortThreads } from '../src/engine/native/ort.js';
-import { nativeModelStats } from '../src/engine/native/model/native-model.js';
-import { buildForward } from '../src/engine/native/model/forward-graph.js';
-import { buildBackward } from '../src/engine/native/model/backward-graph.js';
-import { nchwcBlockSize } from '../src/engine/native/model/nchwc.js';
+import { nativeModelStats } from '../src/models/native/native-model.js';
+import { buildForward } from '../src/models/native/forward-graph.js';
+import { buildBackward } from '../src/models/native/backward-graph.js';
+import { nchwcBlockSize } from '../src/engine/native/graph/nchwc.js';
 import type { GraphSpec } from '../src/engine/native/ort.js';
 import { BENCH_MODELS, MODEL_SHAPES, type BenchModel } from './workloads.js';
 

@@ -5,7 +5,8 @@ import { batchTensors } from '../data/batch-tensors.js';
 import { QuantizedModel } from '../models/model.js';
 import { parseTrainConfig, type TrainConfig } from '../config/schema.js';
 import { createStep, datasetFor, modelConfigFor } from '../train/factory.js';
-import { MetaQuantStep, preQuantizeDerivative, type PhiProbe } from '../train/metaquant-step.js';
+import { MetaQuantStep } from '../train/metaquant/step.js';
+import { phiProbe, type PhiObjective, type PhiProbe } from './phi-probe.js';
 import { Rng } from '../util/rng.js';
 import { UsageError } from '../util/errors.js';
 import type { WeightQuantizer } from '../quantizers/types.js';
@@ -30,18 +31,19 @@ export interface ChainTerm {
   norm: number | null;
 }
 
+/** 'autodiff' below is the φ-gradient the step hands to its meta optimizer (the key names predate that). */
 export interface SurrogateCheck {
   tensor: string;
   size: number;
   checked: number;
-  /** ‖fd − autodiff‖ / max(‖fd‖, ‖autodiff‖) over the checked coordinates. */
+  /** ‖fd − applied‖ / max(‖fd‖, ‖applied‖) over the checked coordinates. */
   relativeError: number;
   cosine: number;
   autodiffNorm: number;
   fdNorm: number;
   /** float32 roundoff of a central difference: ε·|L| / h (differences below it are noise). */
   roundoffFloor: number;
-  /** The whole tensor at once, along a seeded Rademacher direction v: autodiff·v and (L(φ+hv) − L(φ−hv))/2h. */
+  /** The whole tensor at once, along a seeded Rademacher direction v: applied·v and (L(φ+hv) − L(φ−hv))/2h. */
   directional: { autodiff: number; fd: number; relativeError: number };
 }
 
@@ -58,8 +60,10 @@ export interface QuantizedCheck {
 
 export interface GradcheckReport {
   setup: Record<string, string | number>;
+  /** autodiffNorms: ‖∂L/∂φ‖ per tensor as the step applies it. */
   chain: { formula: string[]; terms: ChainTerm[]; autodiffNorms: Record<string, number> };
-  surrogate: { fdStep: number; tensors: SurrogateCheck[] };
+  /** objective: 'surrogate' (the STE surrogate; φ-paths ste and zeroth-order) or 'eq8' (φ-path meta). */
+  surrogate: { fdStep: number; objective: PhiObjective; tensors: SurrogateCheck[] };
   quantized: QuantizedCheck[];
   /** Warnings about checks that float32 cannot resolve. */
   notes: string[];
@@ -67,9 +71,11 @@ export interface GradcheckReport {
 
 /**
  * What ∂L/∂φ is (spec §8, questions 1 and 4), measured on one batch: (a) the chain from φ to the
- * loss, factor by factor, (b) the step's autodiff φ-gradient against central differences of the
- * STE surrogate (the function the step actually differentiates), and (c) central differences of
- * the true quantized loss, which is piecewise constant in φ.
+ * loss, factor by factor, (b) the φ-gradient the step itself hands to its meta optimizer against
+ * central differences of the objective that φ-path differentiates, built by the φ probe from the
+ * step's state without the step's code (the STE surrogate, or Eq. 8's objective for
+ * `--phi-path meta`), and (c) central differences of the true quantized loss, which is piecewise
+ * constant in φ. Everything the probe measures is taken before the probed step runs.
  */
 export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport> {
   const config = parseTrainConfig(opts.config);
@@ -91,40 +97,58 @@ export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport
   // Batches of the first epoch's order, unaugmented; past its end the order starts again.
   const batchAt = (b: number) => batchTensors(dataset, 'train', order, b % batchCount(order.length, config.batchSize), config.batchSize);
   const alpha = config.lr;
+  const ctx = (b: number) => ({ epoch: 0, batchIndex: b, lr: alpha, lrMultiplier: 1 });
   try {
     for (let b = 0; b < warmup; b++) {
       const { x, y } = batchAt(b);
-      step.step(x, y, { epoch: 0, batchIndex: b, lr: alpha, lrMultiplier: 1 });
+      step.step(x, y, ctx(b));
       tf.dispose([x, y]);
     }
     const { x, y } = batchAt(warmup);
-    const probe = step.phiProbe(x, y, alpha);
+    const probe = phiProbe(step, x, y, alpha);
     try {
+      const objective: PhiObjective = config.phiPath === 'meta' ? 'eq8' : 'surrogate';
       const rng = new Rng(`gradcheck:${config.seed}`);
       const picks = new Map([...probe.phi0].map(([k, v]) => [k, pickCoordinates(v.length, coordinates, rng)]));
-      const autodiff = probe.autodiff();
-      const surrogate = surrogateChecks(probe, autodiff, picks, fdStep, rng);
-      const notes = surrogate
-        .filter((t) => t.fdNorm / Math.sqrt(t.checked) < 30 * t.roundoffFloor)
-        .map((t) => `${t.tensor}: its per-coordinate loss differences are within 30× the ideal float32 roundoff (${t.roundoffFloor.toExponential(1)}); α scales φ's influence on L, so a larger --lr or --fd-step resolves it`);
+      const differences = finiteDifferences(probe, objective, picks, fdStep, rng);
+      const quantized = quantizedSteps.map((h) => quantizedCheck(probe, picks, h));
+      const loss = probe.loss('quantized');
+      const chain = describeChain(config, step, model.quantizer!, probe, alpha);
+      // The probed iteration itself: the gradient it hands to the meta optimizer.
+      let applied: Map<string, Float32Array> | null = null;
+      step.metaOptimizer.onGradients = (grads) => {
+        applied = new Map([...grads].map(([k, g]) => [k, Float32Array.from(g.dataSync())]));
+      };
+      step.step(x, y, ctx(warmup));
+      step.metaOptimizer.onGradients = null;
+      const notes: string[] = [];
+      if (!applied) notes.push('the step applied no φ-gradient (--freeze-phi or --detach-phi): its gradient is reported as zero');
+      if (config.phiPath === 'zeroth-order') notes.push("the zeroth-order path's gradient is a loss-difference estimate of the quantized loss; it need not match the STE surrogate's differences");
+      const appliedGrads = applied ?? new Map([...probe.phi0].map(([k, v]) => [k, new Float32Array(v.length)]));
+      const surrogate = differences.map((d) => compareWithApplied(d, appliedGrads.get(d.tensor)!));
+      notes.push(
+        ...surrogate
+          .filter((t) => t.fdNorm / Math.sqrt(t.checked) < 30 * t.roundoffFloor)
+          .map((t) => `${t.tensor}: its per-coordinate loss differences are within 30× the ideal float32 roundoff (${t.roundoffFloor.toExponential(1)}); α scales φ's influence on L, so a larger --lr or --fd-step resolves it`),
+      );
       const report: GradcheckReport = {
         setup: {
           model: config.model,
           hidden: (config.hidden ?? []).join(','),
           dataset: dataset.name,
           batch: y.shape[0]!,
-          quantizer: `${config.quantizer}${config.quantizer === 'dorefa' ? ` ${config.bits}-bit` : ''}`,
+          quantizer: model.quantizer!.label,
           meta: config.meta,
           mode: config.mqMode,
           phiPath: config.phiPath,
           optimizer: config.optimizer,
           alpha,
           warmupSteps: warmup,
-          loss: probe.loss('quantized'),
+          loss,
         },
-        chain: describeChain(config, step, model.quantizer!, probe, alpha, autodiff),
-        surrogate: { fdStep, tensors: surrogate },
-        quantized: quantizedSteps.map((h) => quantizedCheck(probe, picks, h)),
+        chain: { ...chain, autodiffNorms: Object.fromEntries([...appliedGrads].map(([k, g]) => [k, Math.sqrt(g.reduce((s, v) => s + v * v, 0))])) },
+        surrogate: { fdStep, objective, tensors: surrogate },
+        quantized,
         notes,
       };
       return report;
@@ -161,40 +185,55 @@ function shifted(phi0: Map<string, Float32Array>, name: string, index: number, b
   return out;
 }
 
-function surrogateChecks(probe: PhiProbe, autodiff: Map<string, Float32Array>, picks: Map<string, number[]>, relStep: number, rng: Rng): SurrogateCheck[] {
-  const loss0 = Math.abs(probe.loss('surrogate'));
+/** Central differences of one φ tensor's objective: per picked coordinate and along one Rademacher direction. */
+interface TensorDifferences {
+  tensor: string;
+  size: number;
+  coordinates: number[];
+  fd: number[];
+  direction: Float32Array;
+  directionalFd: number;
+  roundoffFloor: number;
+}
+
+function finiteDifferences(probe: PhiProbe, objective: PhiObjective, picks: Map<string, number[]>, relStep: number, rng: Rng): TensorDifferences[] {
+  const scale = probe.roundoffScale(objective);
   return [...probe.phi0].map(([name, values]) => {
     const h = relStep * rms(values);
-    const v = Float32Array.from(values, () => (rng.next() < 0.5 ? -1 : 1));
-    const along = (sign: number) => new Map(probe.phi0).set(name, Float32Array.from(values, (x, i) => x + sign * h * v[i]!));
-    const dirFd = (probe.loss('surrogate', along(1)) - probe.loss('surrogate', along(-1))) / (2 * h);
-    const dirAd = autodiff.get(name)!.reduce((s, g, i) => s + g * v[i]!, 0);
-    const dirScale = Math.max(Math.abs(dirFd), Math.abs(dirAd));
-    const ad: number[] = [];
-    const fd: number[] = [];
-    for (const i of picks.get(name)!) {
-      ad.push(autodiff.get(name)![i]!);
+    const direction = Float32Array.from(values, () => (rng.next() < 0.5 ? -1 : 1));
+    const along = (sign: number) => new Map(probe.phi0).set(name, Float32Array.from(values, (x, i) => x + sign * h * direction[i]!));
+    const directionalFd = (probe.loss(objective, along(1)) - probe.loss(objective, along(-1))) / (2 * h);
+    const coordinates = picks.get(name)!;
+    const fd = coordinates.map((i) => {
       // The perturbed value as float32 stores it, so the step divided by is the step taken.
       const plus = Math.fround(values[i]! + h);
       const minus = Math.fround(values[i]! - h);
-      fd.push((probe.loss('surrogate', shifted(probe.phi0, name, i, plus - values[i]!)) - probe.loss('surrogate', shifted(probe.phi0, name, i, minus - values[i]!))) / (plus - minus));
-    }
-    const norm = (a: number[]) => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
-    const diff = norm(ad.map((a, j) => a - fd[j]!));
-    const scale = Math.max(norm(ad), norm(fd));
-    const dot = ad.reduce((s, a, j) => s + a * fd[j]!, 0);
-    return {
-      tensor: name,
-      size: values.length,
-      checked: ad.length,
-      relativeError: scale === 0 ? 0 : diff / scale,
-      cosine: norm(ad) * norm(fd) === 0 ? Number.NaN : dot / (norm(ad) * norm(fd)),
-      autodiffNorm: norm(ad),
-      fdNorm: norm(fd),
-      roundoffFloor: (2 ** -23 * Math.max(loss0, 1e-30)) / h,
-      directional: { autodiff: dirAd, fd: dirFd, relativeError: dirScale === 0 ? 0 : Math.abs(dirFd - dirAd) / dirScale },
-    };
+      return (probe.loss(objective, shifted(probe.phi0, name, i, plus - values[i]!)) - probe.loss(objective, shifted(probe.phi0, name, i, minus - values[i]!))) / (plus - minus);
+    });
+    return { tensor: name, size: values.length, coordinates, fd, direction, directionalFd, roundoffFloor: (2 ** -23 * Math.max(scale, 1e-30)) / h };
   });
+}
+
+function compareWithApplied(d: TensorDifferences, applied: Float32Array): SurrogateCheck {
+  const ad = d.coordinates.map((i) => applied[i]!);
+  const fd = d.fd;
+  const norm = (a: number[]) => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
+  const diff = norm(ad.map((a, j) => a - fd[j]!));
+  const scale = Math.max(norm(ad), norm(fd));
+  const dot = ad.reduce((s, a, j) => s + a * fd[j]!, 0);
+  const dirAd = applied.reduce((s, g, i) => s + g * d.direction[i]!, 0);
+  const dirScale = Math.max(Math.abs(d.directionalFd), Math.abs(dirAd));
+  return {
+    tensor: d.tensor,
+    size: d.size,
+    checked: ad.length,
+    relativeError: scale === 0 ? 0 : diff / scale,
+    cosine: norm(ad) * norm(fd) === 0 ? Number.NaN : dot / (norm(ad) * norm(fd)),
+    autodiffNorm: norm(ad),
+    fdNorm: norm(fd),
+    roundoffFloor: d.roundoffFloor,
+    directional: { autodiff: dirAd, fd: d.directionalFd, relativeError: dirScale === 0 ? 0 : Math.abs(d.directionalFd - dirAd) / dirScale },
+  };
 }
 
 function quantizedCheck(probe: PhiProbe, picks: Map<string, number[]>, relStep: number): QuantizedCheck {
@@ -218,10 +257,10 @@ function quantizedCheck(probe: PhiProbe, picks: Map<string, number[]>, relStep: 
 const normOf = (tensors: Iterable<Tensor>) => Math.sqrt([...tensors].reduce((s, t) => s + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]!), 0));
 
 /** (a): the chain φ → m → W_meta → W̃ → Ŵ → L for this mode and φ-path, with each factor's norm. */
-function describeChain(config: TrainConfig, step: MetaQuantStep, q: WeightQuantizer, probe: PhiProbe, alpha: number, autodiff: Map<string, Float32Array>): GradcheckReport['chain'] {
+function describeChain(config: TrainConfig, step: MetaQuantStep, q: WeightQuantizer, probe: PhiProbe, alpha: number): Omit<GradcheckReport['chain'], 'autodiffNorms'> {
   const { wMeta, calibration, m0, inputs, state } = probe.parts;
   const { gHat, delta } = probe.backprop();
-  const aPrime = new Map([...wMeta].map(([l, w]) => [l, tf.keep(preQuantizeDerivative(q, w))]));
+  const aPrime = new Map([...wMeta].map(([l, w]) => [l, tf.keep(q.preQuantizeDerivative(w))]));
   const lookaheadJacobian = new Map([...calibration].map(([l, c]) => [l, tf.keep(tf.mul(c, -alpha))]));
   const cotangent = [...delta].map(([l, d]) => tf.keep(tf.mul(tf.mul(calibration.get(l)!, d), -alpha)));
   const formula =
@@ -243,7 +282,7 @@ function describeChain(config: TrainConfig, step: MetaQuantStep, q: WeightQuanti
       ? '∂L/∂φ = Σ (∂L/∂Ŵ) · STE(∂Ŵ/∂W̃) · A′ · (−α·cal) · ∂m/∂φ = VJP of M_φ with cotangent −α·cal⊙δ, δ = ∂L/∂W_meta through STE'
       : config.phiPath === 'meta'
         ? '∂L/∂φ = Σ M_φ(g_Ŵ^t, W̃^t) · A′ · (−α·cal) · ∂m/∂φ (Eq. 8: the meta output replaces ∂L/∂W̃)'
-        : '∂L/∂φ is not formed: the zeroth-order path estimates it from L(Q(·)) differences; the autodiff column below is the STE path\'s value',
+        : '∂L/∂φ is not formed: the zeroth-order path estimates it from L(Q(·)) differences; (b) compares that estimate with the STE surrogate',
   );
   formula.push('true ∂Ŵ/∂W̃ = 0 almost everywhere (Q is piecewise constant), so the true ∂L/∂φ is 0 wherever it exists: see (c)');
   let eq8: number | null = null;
@@ -262,7 +301,7 @@ function describeChain(config: TrainConfig, step: MetaQuantStep, q: WeightQuanti
     { symbol: '∂Ŵ/∂W̃ (true)', meaning: 'derivative of the quantizer Q: zero almost everywhere', norm: 0 },
     { symbol: 'δ = ∂L/∂W_meta (STE)', meaning: "the gradient with Q's straight-through stand-in (what the 'ste' φ-path uses)", norm: normOf(delta.values()) },
     ...(eq8 !== null ? [{ symbol: 'M_φ(g_Ŵ^t, W̃^t)', meaning: "Eq. 8's replacement for ∂L/∂W̃ ('meta' φ-path)", norm: eq8 }] : []),
-    { symbol: "A′(W_meta) = ∂W̃/∂W_meta", meaning: `pre-quantization derivative (${q.name === 'dorefa' ? '(1 − tanh²)/(2·max|tanh|)' : 'W̃ = W: 1'})`, norm: normOf(aPrime.values()) },
+    { symbol: "A′(W_meta) = ∂W̃/∂W_meta", meaning: `pre-quantization derivative (${q.preQuantizeDerivativeFormula})`, norm: normOf(aPrime.values()) },
     { symbol: '∂W_meta/∂m = −α·cal', meaning: 'the look-ahead: elementwise −α times the calibration', norm: normOf(lookaheadJacobian.values()) },
     { symbol: 'm = M_φ(g_Ŵ^{t−1}, W̃^{t−1})', meaning: 'the meta-gradient at last iteration\'s inputs', norm: normOf(m0.values()) },
     { symbol: 'g_Ŵ^{t−1}', meaning: 'meta input (constant)', norm: normOf([inputs.gHat]) },
@@ -270,6 +309,5 @@ function describeChain(config: TrainConfig, step: MetaQuantStep, q: WeightQuanti
     { symbol: 'u = −α·cal⊙δ', meaning: "cotangent back-propagated through M_φ ('ste' φ-path)", norm: normOf(cotangent) },
   ];
   tf.dispose([...gHat.values(), ...delta.values(), ...aPrime.values(), ...lookaheadJacobian.values(), ...cotangent]);
-  const autodiffNorms = Object.fromEntries([...autodiff].map(([k, g]) => [k, Math.sqrt(g.reduce((s, x) => s + x * x, 0))]));
-  return { formula, terms, autodiffNorms };
+  return { formula, terms };
 }

@@ -30,10 +30,11 @@ export function trainCommand(): Command {
         : await Trainer.create(trainConfigInput(o, command));
       process.stderr.write(
         `metaquant train: ${trainer.config.model} on ${trainer.dataset.name} (${trainer.dataset.train.count} train / ${trainer.dataset.test.count} test), ` +
-          `${trainer.config.quantizer}${trainer.config.quantizer === 'dorefa' ? ` ${trainer.config.bits}-bit` : ''}, ` +
+          `${trainer.model.quantizer?.label ?? 'none'}, ` +
           `${trainer.config.method}${trainer.config.method === 'metaquant' ? `:${trainer.config.meta} (${trainer.config.mqMode} mode)` : ''}, ` +
           `${trainer.config.optimizer} lr ${trainer.config.lr}, backend ${trainer.config.backend}; run folder ${trainer.out}\n`,
       );
+      if (trainer.step.notice) process.stderr.write(`metaquant train: ${trainer.step.notice}\n`);
       const result = await withInterruptSignals((signal) => trainer.run(progressCallbacks(trainer.config.epochs, Boolean(o.quiet)), { signal }));
       trainer.dispose();
       const summary = {

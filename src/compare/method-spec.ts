@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { METHODS, OPTIMIZERS } from '../config/choices.js';
 import { parseFlagValue } from '../config/flags.js';
 import { registeredMetaKinds } from '../meta/registry.js';
-import { registeredQuantizerNames } from '../quantizers/registry.js';
+import { quantizerTakesBits, registeredQuantizerNames, variableWidthQuantizers } from '../quantizers/registry.js';
 import { UsageError } from '../util/errors.js';
 
 /**
@@ -98,7 +98,7 @@ export function parseQuantizerSpec(text: string): QuantizerSpec {
   const config: Record<string, unknown> = { quantizer: name };
   if (parts.length === 1) return { label: spec, name, config };
   const bits = Number(parts[1]);
-  if (name !== 'dorefa') throw new UsageError(`quantizer '${spec}': only dorefa takes a bit width (${name} has a fixed number of levels)`);
+  if (!quantizerTakesBits(name)) throw new UsageError(`quantizer '${spec}': only ${variableWidthQuantizers().join(' or ')} can take a bit width (${name} has a fixed number of levels)`);
   if (!Number.isInteger(bits) || bits < 1 || bits > 8) throw new UsageError(`quantizer '${spec}': bit width must be an integer from 1 to 8`);
   config.bits = bits;
   return { label: spec, name, bits, config };

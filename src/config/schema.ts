@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UsageError } from '../util/errors.js';
+import { quantizerTakesBits, variableWidthQuantizers } from '../quantizers/registry.js';
 import { TRAIN_FIELDS, TRAIN_FIELD_KEYS, fieldKey, fieldOf } from './fields.js';
 import { suggestField } from './flags.js';
 
@@ -64,8 +65,8 @@ export function validateConfigFields(input: unknown): TrainConfig {
 export function parseTrainConfig(input: unknown): TrainConfig {
   const c = validateConfigFields(input);
   if (c.method === 'metaquant' && c.quantizer === 'none') throw new UsageError('--method metaquant needs a quantizer; got --quantizer none');
-  if (c.quantizer !== 'dorefa' && c.bits !== 1 && c.quantizer !== 'none') {
-    throw new UsageError(`--bits applies to dorefa only; ${c.quantizer} has a fixed width (use --bits 1 or omit it)`);
+  if (c.quantizer !== 'none' && !quantizerTakesBits(c.quantizer) && c.bits !== 1) {
+    throw new UsageError(`--bits applies to ${variableWidthQuantizers().join(' or ')} only; ${c.quantizer} has a fixed width (use --bits 1 or omit it)`);
   }
   return c;
 }

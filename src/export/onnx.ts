@@ -245,7 +245,7 @@ export function buildOnnxModel(model: QuantizedModel, normalisation: InputNormal
     {
       producerName: 'metaquant',
       docString:
-        `${model.config.arch}, weights ${q ? `${q.name}${q.name === 'dorefa' ? ` ${q.bits}-bit` : ''}` : 'float'}; ` +
+        `${model.config.arch}, weights ${q ? q.label : 'float'}; ` +
         `input '${ONNX_INPUT_NAME}': raw pixel values 0-255, NHWC; output '${ONNX_OUTPUT_NAME}': unnormalised class scores`,
     },
   );

@@ -72,8 +72,7 @@ function describeWeights(model: QuantizedModel): string {
   const q = model.quantizer;
   if (!q) return 'float';
   const config = q.getConfig();
-  const bits = q.name === 'dorefa' ? ` ${q.bits}-bit` : '';
-  return `${q.name}${bits}${config.perChannel ? ' (per-channel scales)' : ''}`;
+  return `${q.label}${config.perChannel ? ' (per-channel scales)' : ''}`;
 }
 
 /** One table row per node; `autoName` numbers the parameter-free operations (pool1, pool2, …). */

@@ -5,7 +5,7 @@ import { LayerOps, identityHooks, type WeightHooks } from './layers.js';
 import { getArchitecture, type ArchitectureOptions } from './architectures.js';
 import type { QuantizerConfig, WeightQuantizer } from '../quantizers/types.js';
 import { createQuantizer } from '../quantizers/registry.js';
-import { nativeModelForward } from '../engine/native/model/native-model.js';
+import { nativeModelForward } from './native/native-model.js';
 
 /** Everything needed to rebuild a model (stored in checkpoints and exports). */
 export interface ModelConfig {

@@ -36,6 +36,19 @@ export abstract class QuantizerBase implements WeightQuantizer {
     return tf.tidy(() => this.preQuantizeValues(w));
   }
 
+  get label(): string {
+    return this.name;
+  }
+
+  /** A′ = 1: W̃ = W unless the family overrides A. */
+  preQuantizeDerivative(w: Tensor): Tensor {
+    return tf.onesLike(w);
+  }
+
+  get preQuantizeDerivativeFormula(): string {
+    return 'W̃ = W: 1';
+  }
+
   /** cal = 1 unless the family's pre-quantization map A is not the identity. */
   calibration(w: Tensor): Tensor {
     return tf.onesLike(w);

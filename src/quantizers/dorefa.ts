@@ -78,6 +78,19 @@ export class DorefaQuantizer extends QuantizerBase {
     });
   }
 
+  override get label(): string {
+    return `${this.name} ${this.bits}-bit`;
+  }
+
+  /** A′ = (1 − tanh²W)/(2·max|tanh W|) = cal/2 (max|tanh W| constant, as in the backward). */
+  override preQuantizeDerivative(w: Tensor): Tensor {
+    return tf.tidy(() => tf.mul(this.calibration(w), 0.5));
+  }
+
+  override get preQuantizeDerivativeFormula(): string {
+    return '(1 − tanh²)/(2·max|tanh|)';
+  }
+
   encode(w: Tensor): QuantizedEncoding {
     return disposingScope(() => {
       const codes = dorefaCodes(dorefaPreQuantize(w).wTilde, this.bits);

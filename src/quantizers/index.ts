@@ -22,6 +22,7 @@ export {
   createQuantizer,
   describeQuantizer,
   quantizerFromConfig,
+  quantizerTakesBits,
   registerQuantizer,
   registeredQuantizerNames,
   type BuiltinQuantizerName,

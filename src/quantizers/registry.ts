@@ -22,6 +22,19 @@ const factories = new Map<string, QuantizerFactory>([
   ['sign', (config) => new SignQuantizer(config)],
 ]);
 
+/** Families whose bit width is a choice (their config takes `bits`); the others have a fixed width. */
+const variableWidth = new Set<string>(['dorefa']);
+
+/** Whether the family `name` takes a bit width in its config (dorefa: 1..8); the others have a fixed one. */
+export function quantizerTakesBits(name: string): boolean {
+  return variableWidth.has(name);
+}
+
+/** The registered quantizers whose bit width a config chooses (dorefa, and any registered with `variableBits`). */
+export function variableWidthQuantizers(): string[] {
+  return [...factories.keys()].filter((n) => variableWidth.has(n));
+}
+
 /** Every registered name, built-ins first. */
 export function registeredQuantizerNames(): string[] {
   return [...factories.keys()];
@@ -29,14 +42,17 @@ export function registeredQuantizerNames(): string[] {
 
 /**
  * Registers a quantizer family under `name`, so that configs naming it can be built and
- * round-tripped. Replacing an existing name (a built-in included) needs `{ replace: true }`.
+ * round-tripped. Replacing an existing name (a built-in included) needs `{ replace: true }`;
+ * `variableBits` says that its config chooses the bit width (see `quantizerTakesBits`).
  */
-export function registerQuantizer(name: string, factory: QuantizerFactory, options: { replace?: boolean } = {}): void {
+export function registerQuantizer(name: string, factory: QuantizerFactory, options: { replace?: boolean; variableBits?: boolean } = {}): void {
   if (!name) throw new UsageError('a quantizer name must be a non-empty string');
   if (factories.has(name) && !options.replace) {
     throw new UsageError(`quantizer '${name}' is already registered; pass { replace: true } to replace it`);
   }
   factories.set(name, factory);
+  if (options.variableBits) variableWidth.add(name);
+  else variableWidth.delete(name);
 }
 
 /** Builds a quantizer; unknown names, estimators or bit widths throw a UsageError listing valid values. */

@@ -46,6 +46,8 @@ export interface WeightQuantizer {
   readonly name: string;
   readonly bits: number;
   readonly estimator: Estimator;
+  /** How logs, reports and exports name it: 'dorefa 2-bit', 'bwn'. */
+  readonly label: string;
   getConfig(): QuantizerConfig;
   /** W̃ = A(W), plain values. */
   preQuantize(w: Tensor): Tensor;
@@ -53,6 +55,10 @@ export interface WeightQuantizer {
   quantize(w: Tensor, capture?: QuantizeCapture): Tensor;
   /** MetaQuant's calibration cal(W), elementwise, spec §3 (dorefa: (1−tanh²W)/max|tanh W|; BWN: 1). */
   calibration(w: Tensor): Tensor;
+  /** A′ = ∂W̃/∂W elementwise, layer statistics held constant (dorefa: (1 − tanh²W)/(2·max|tanh W|) = cal/2; W̃ = W: 1). */
+  preQuantizeDerivative(w: Tensor): Tensor;
+  /** A′ in words, for reports. */
+  readonly preQuantizeDerivativeFormula: string;
   /** Ŵ as integer codes + code book, for packed export. */
   encode(w: Tensor): QuantizedEncoding;
 }

@@ -6,6 +6,7 @@ import type { Dataset } from '../data/types.js';
 import { QuantizedModel, type ModelConfig } from '../models/model.js';
 import { createMetaNetwork } from '../meta/registry.js';
 import type { QuantizerConfig } from '../quantizers/types.js';
+import { quantizerTakesBits } from '../quantizers/registry.js';
 import { InputFileError, MetaquantError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import { configFromFile } from '../run/run-config.js';
@@ -13,7 +14,7 @@ import { modelFromPayload, type CheckpointPayload } from '../run/checkpoint-payl
 import { BaseOptimizer } from './optimizers.js';
 import { SteStep } from './ste-step.js';
 import { SteHypergradStep } from './ste-hypergrad-step.js';
-import { MetaQuantStep } from './metaquant-step.js';
+import { MetaQuantStep } from './metaquant/step.js';
 import type { TrainStep } from './step.js';
 import { checkRunMemory } from './memory.js';
 
@@ -31,7 +32,7 @@ export function modelConfigFor(config: TrainConfig, dataset: Pick<Dataset, 'heig
   const quantizer: QuantizerConfig | null =
     config.quantizer === 'none'
       ? null
-      : { name: config.quantizer, bits: config.quantizer === 'dorefa' ? config.bits : undefined, perChannel: config.perChannel, estimator: config.method === 'clipped-ste' ? 'clipped-ste' : 'ste' };
+      : { name: config.quantizer, bits: quantizerTakesBits(config.quantizer) ? config.bits : undefined, perChannel: config.perChannel, estimator: config.method === 'clipped-ste' ? 'clipped-ste' : 'ste' };
   return {
     arch: config.model,
     inputShape: [dataset.height, dataset.width, dataset.channels],

@@ -6,7 +6,7 @@ import { tf } from '../engine/tf.js';
 import { QuantizedModel, type ModelConfig } from '../models/model.js';
 import { lstmStateBytes } from '../meta/lstm.js';
 import { UsageError } from '../util/errors.js';
-import { withoutNativeModel } from '../engine/native/model/native-model.js';
+import { withoutNativeModel } from '../models/native/native-model.js';
 import type { TrainConfig } from '../config/schema.js';
 
 const FLOAT = 4;

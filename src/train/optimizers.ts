@@ -94,14 +94,37 @@ export class BaseOptimizer {
   }
 
   /**
-   * p ← p − lr·π(g) for every parameter in `grads`; returns the directions (kept: the caller
-   * owns and disposes them).
+   * π as the reference's SGD-M refinement forms it inside MetaQuant's loop (spec §6 step 5): it
+   * ends with `.grad = buf`, so from a parameter's second step on the backward writes this step's
+   * own gradient `raw` into the buffer before the refinement reads it. A parameter whose gradient
+   * was then replaced by g (MetaQuant's kernels: g = cal ⊙ m) gets π = μ·raw + g + λp; one whose
+   * `.grad` still is the buffer (pass raw = null; g is that raw gradient) gets π = 2μ·(g + λp),
+   * since the buffer and the direction are the same storage. The first step is textbook (π = g + λp).
+   * SGD with momentum only; the state is the ordinary step counter and momentum slot.
    */
-  apply(params: (name: string) => tf.Variable, grads: Map<string, Tensor>, lr: number): Map<string, Tensor> {
+  aliasedMomentumDirection(name: string, param: Tensor, grad: Tensor, raw: Tensor | null): Tensor {
+    const c = this.config;
+    if (c.name !== 'sgd' || c.momentum === 0 || c.nesterov) throw new Error('internal: aliased momentum needs SGD with momentum, without Nesterov');
+    if ((this.steps.get(name) ?? 0) === 0) return this.direction(name, param, grad);
+    this.steps.set(name, this.steps.get(name)! + 1);
+    const pi = tf.tidy(() => {
+      const g = tf.add(grad, tf.mul(param, c.weightDecay));
+      return raw ? tf.add(tf.mul(raw, c.momentum), g) : tf.mul(g, 2 * c.momentum);
+    });
+    replaceKept(this.slot('momentum'), name, pi.clone());
+    return pi;
+  }
+
+  /**
+   * p ← p − lr·π(g) for every parameter in `grads`; returns the directions (kept: the caller
+   * owns and disposes them). With `aliasedRaw`, π is `aliasedMomentumDirection` with the raw
+   * gradients it holds (parameters it lacks still alias the buffer).
+   */
+  apply(params: (name: string) => tf.Variable, grads: Map<string, Tensor>, lr: number, aliasedRaw?: Map<string, Tensor>): Map<string, Tensor> {
     const directions = new Map<string, Tensor>();
     for (const [name, g] of grads) {
       const p = params(name);
-      const d = tf.keep(this.direction(name, p, g));
+      const d = tf.keep(aliasedRaw ? this.aliasedMomentumDirection(name, p, g, aliasedRaw.get(name) ?? null) : this.direction(name, p, g));
       tf.tidy(() => p.assign(tf.sub(p, tf.mul(d, lr))));
       directions.set(name, d);
     }
@@ -133,6 +156,12 @@ export class BaseOptimizer {
  */
 export class TorchAdam {
   private readonly state = new Map<string, { step: number; m: Tensor; v: Tensor }>();
+  /**
+   * Sees every gradient map `step` receives, before it is applied (tests and gradcheck read the
+   * φ-gradient MetaQuant applies here, where nothing can change it afterwards). The tensors are
+   * the caller's: copy what you need, keep none.
+   */
+  onGradients: ((grads: ReadonlyMap<string, Tensor>) => void) | null = null;
   constructor(
     public lr: number,
     private readonly beta1 = 0.9,
@@ -141,6 +170,7 @@ export class TorchAdam {
   ) {}
 
   step(params: Map<string, tf.Variable>, grads: Map<string, Tensor>): void {
+    this.onGradients?.(grads);
     for (const [name, g] of grads) {
       const p = params.get(name)!;
       const prev = this.state.get(name);

@@ -3,7 +3,7 @@ import type { QuantizedModel } from '../models/model.js';
 import type { WeightHooks } from '../models/layers.js';
 import { BaseOptimizer, type OptimizerState } from './optimizers.js';
 import { lossAndGradients } from './loss.js';
-import { FlipTracker, MeanAccumulator } from '../analysis/diagnostics.js';
+import { FlipTracker, MeanAccumulator } from './diagnostics.js';
 import type { StepContext, StepResult, TrainStep } from './step.js';
 import { FiniteCheck } from './finite-check.js';
 

@@ -28,6 +28,8 @@ export interface StepContext {
  */
 export interface TrainStep {
   readonly name: string;
+  /** One line the run's log should show when the strategy departs from the textbook (null/absent: none). */
+  readonly notice?: string | null;
   step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult;
   /** Called after each end-of-epoch evaluation (MetaQuant's code mode reads W̃ from it). */
   afterEvaluation?(): void;

@@ -6,11 +6,21 @@ import { gradcheck } from '../../src/analysis/gradcheck.js';
 
 const CONFIG = { dataset: 'synthetic:8x8x1:4:64:32', model: 'mlp', hidden: [16], estimator: 'metaquant', metaHidden: 6, optimizer: 'sgd', lr: 0.5, batchSize: 32, backend: 'wasm' } as const;
 
-test('gradcheck: autodiff ∂L/∂φ agrees with central differences of the STE surrogate (fcgrad, lstm); quantized differences vanish for small steps', async () => {
-  for (const meta of ['fcgrad', 'lstm'] as const) {
-    const r = await gradcheck({ config: { ...CONFIG, meta }, warmupSteps: 2, coordinates: 4, fdStep: 0.03, quantizedSteps: [1e-4, 1e-6] });
-    // The surrogate is linear in W_meta, so truncation error comes only from the curvature of the
-    // cross-entropy and of M_φ: O(h²), measured ≈ 2e-3 relative at h = 0.03·RMS with α = 0.5 (and ≈ 5e-2
+// The gradient gradcheck reports is the one the step hands to its meta optimizer; the objective it is
+// differenced against is built by the φ probe from the step's state, not by the step's code.
+const CASES = [
+  { meta: 'fcgrad' },
+  { meta: 'lstm' },
+  { meta: 'multifc', metaActivation: 'tanh', mqMode: 'paper', phiPath: 'meta' },
+] as const;
+
+test("gradcheck: the step's applied ∂L/∂φ agrees with central differences of its φ-path's objective (STE surrogate; Eq. 8); quantized differences vanish for small steps", async () => {
+  for (const setup of CASES) {
+    const meta = `${setup.meta}${'phiPath' in setup ? ` ${setup.mqMode} ${setup.phiPath}` : ''}`;
+    const r = await gradcheck({ config: { ...CONFIG, ...setup }, warmupSteps: 2, coordinates: 4, fdStep: 0.03, quantizedSteps: [1e-4, 1e-6] });
+    assert.equal(r.surrogate.objective, 'phiPath' in setup ? 'eq8' : 'surrogate');
+    // The surrogate is linear in W_meta (Eq. 8's objective linear in M_φ), so truncation error comes
+    // only from the curvature of the cross-entropy and of M_φ: O(h²), measured ≈ 2e-3 relative at h = 0.03·RMS with α = 0.5 (and ≈ 5e-2
     // at 0.1·RMS); roundoff is at least ε·|L|/h per difference, and the float32 forward pass adds
     // tens of ulps, so only tensors whose signal is ≥ 30× that ideal floor are held to a 5% relative
     // error (cosine > 0.99); a wrong chain factor (e.g. a missing cal or α) is off by far more.

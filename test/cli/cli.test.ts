@@ -39,6 +39,11 @@ test('MetaQuant trains from the CLI and logs its diagnostics', () => {
   assert.equal(r.status, 0, r.stderr);
   const m = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')[1]!);
   for (const k of ['metaC', 'cosMetaSte', 'flipRatio', 'metaSeconds', 'stepSeconds']) assert.equal(typeof m[k], 'number', k);
+  assert.doesNotMatch(r.stderr, /SGD-M/, 'plain SGD: no quirk');
+  // Code mode with the reference's SGD-M settings says in one line that it reproduces its momentum.
+  const sgdm = run(['train', ...SMALL, '--epochs', '1', '--estimator', 'metaquant', '--optimizer', 'sgd', '--momentum', '0.9', '--weight-decay', '5e-4', '--out', `${out}-sgdm`]);
+  assert.equal(sgdm.status, 0, sgdm.stderr);
+  assert.equal(sgdm.stderr.split('\n').filter((l) => /SGD-M/.test(l)).length, 1, sgdm.stderr);
 });
 
 test('an unknown flag value is a usage error (exit 2) that lists the valid values', () => {

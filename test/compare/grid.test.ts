@@ -56,7 +56,7 @@ test('quantizer and optimizer specs', () => {
   assert.deepEqual(parseQuantizerSpec('dorefa').config, { quantizer: 'dorefa' });
   assert.deepEqual(parseQuantizerSpec('dorefa:2').config, { quantizer: 'dorefa', bits: 2 });
   assert.deepEqual(parseQuantizerSpec('ternary').config, { quantizer: 'ternary' });
-  assert.throws(() => parseQuantizerSpec('bwn:2'), /only dorefa takes a bit width/);
+  assert.throws(() => parseQuantizerSpec('bwn:2'), /only dorefa can take a bit width/);
   assert.throws(() => parseQuantizerSpec('dorefa:9'), /1 to 8/);
   assert.throws(() => parseQuantizerSpec('dorefa:1.5'), /1 to 8/);
   assert.throws(() => parseQuantizerSpec('xnor'), /expected NAME\[:BITS\].*dorefa, bwn/);

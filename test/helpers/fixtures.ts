@@ -1,33 +1,38 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The shared reference traces: ../shared/fixtures/metaquant-reference beside the checkout. */
-export function fixtureDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // dist/test/helpers → repo root is three levels up.
-  const candidates = [resolve(here, '../../../../shared/fixtures/metaquant-reference'), resolve(process.cwd(), '../shared/fixtures/metaquant-reference')];
-  const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error(`reference fixtures not found; looked in ${candidates.join(', ')}`);
+// dist/test/helpers → the repository root is three levels up.
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** The reference traces kept in the repository (test/fixtures/metaquant-reference). */
+export const FIXTURE_DIR = join(repoRoot, 'test/fixtures/metaquant-reference');
+/** Where more traces of the same kind may appear: ../shared/fixtures/metaquant-reference beside the checkout. */
+export const SHARED_FIXTURE_DIR = resolve(repoRoot, '../shared/fixtures/metaquant-reference');
+
+/**
+ * Every reference trace: each `*.json` of the repository's folder, plus each `*.json` of the shared
+ * folder (when it exists) whose file name the repository does not already have. Name → path.
+ */
+export function fixtureFiles(): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const dir of [FIXTURE_DIR, SHARED_FIXTURE_DIR]) {
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+      const name = file.slice(0, -'.json'.length);
+      if (!found.has(name)) found.set(name, join(dir, file));
+    }
+  }
+  if (!existsSync(FIXTURE_DIR) || found.size === 0) throw new Error(`reference fixtures not found in ${FIXTURE_DIR}`);
   return found;
 }
-
-export const FIXTURE_NAMES = [
-  'dorefa-fcgrad-sgd',
-  'dorefa-fcgrad-adam',
-  'dorefa-multifc-sgd',
-  'dorefa-lstm-sgd',
-  'bwn-fcgrad-sgd',
-  'bwn-multifc-sgd',
-  'bwn-lstm-sgd',
-] as const;
 
 // The traces are large nested JSON; a loose type keeps the test readable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Fixture = any;
 
-export function loadFixture(name: string): Fixture {
-  return JSON.parse(readFileSync(join(fixtureDir(), `${name}.json`), 'utf8'));
+export function loadFixture(path: string): Fixture {
+  return JSON.parse(readFileSync(path, 'utf8'));
 }
 
 /** Flattens nested arrays row-major. */

@@ -138,5 +138,28 @@ for (const backend of TEST_BACKENDS) {
       }
       w.dispose();
     });
+
+    it("preQuantizeDerivative is A′ = ∂W̃/∂W with the layer statistics held constant (central differences of preQuantize); label names the family and dorefa's width", () => {
+      const shape = [6, 8];
+      const values = sampleWeights(sizeOf(shape), 11, 0.5);
+      const w = tf.tensor(values, shape);
+      // float32 central differences: truncation h²·|A‴|/6 ≈ 2e-5 and roundoff ε·|W̃|/h ≈ 6e-6 at h = 1e-2.
+      const h = 1e-2;
+      for (const config of CONFIGS) {
+        const quantizer = createQuantizer(config);
+        const derivative = take(quantizer.preQuantizeDerivative(w));
+        const wTilde = (x: Float32Array) => take(quantizer.preQuantize(tf.tensor(x, shape)));
+        const tanhMax = Math.max(...Array.from(values, (v) => Math.abs(Math.tanh(v))));
+        for (let i = 0; i < values.length; i++) {
+          // dorefa's statistic max|tanh W| moves only with the elements that can reach it.
+          if (config.name === 'dorefa' && Math.abs(Math.tanh(values[i]!)) + h >= tanhMax) continue;
+          const shifted = (by: number) => Float32Array.from(values, (v, j) => (j === i ? v + by : v));
+          const fd = (wTilde(shifted(h))[i]! - wTilde(shifted(-h))[i]!) / (2 * h);
+          assert.ok(Math.abs(fd - derivative[i]!) <= 1e-4 + 1e-3 * Math.abs(derivative[i]!), `${label(config)}[${i}]: A′ ${derivative[i]} vs ${fd}`);
+        }
+        assert.equal(quantizer.label, config.name === 'dorefa' ? `dorefa ${config.bits}-bit` : config.name);
+      }
+      w.dispose();
+    });
   });
 }

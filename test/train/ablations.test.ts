@@ -11,7 +11,7 @@ import { createStep, effectiveWeightDecay } from '../../src/train/factory.js';
 import { parseTrainConfig } from '../../src/config/schema.js';
 import type { BaseOptimizer } from '../../src/train/optimizers.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
-import { MetaQuantStep } from '../../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../../src/train/metaquant/step.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';
 
 const ctx = (lr: number, batchIndex = 0) => ({ epoch: 0, batchIndex, lr, lrMultiplier: 1 });

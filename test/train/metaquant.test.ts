@@ -5,10 +5,12 @@ import { useBackend } from '../../src/engine/backend.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
 import { linearChainExplicit } from '../../src/meta/linear-chain.js';
 import { BaseOptimizer } from '../../src/train/optimizers.js';
-import { MetaQuantStep, type MetaQuantOptions } from '../../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../../src/train/metaquant/step.js';
+import type { MetaQuantOptions } from '../../src/train/metaquant/options.js';
 import type { MetaKind, MetaNetworkConfig } from '../../src/meta/types.js';
 import type { OptimizerConfig } from '../../src/train/optimizers.js';
 import { UsageError } from '../../src/util/errors.js';
+import { phiProbe } from '../../src/analysis/phi-probe.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';
 
 const KINDS: MetaKind[] = ['fcgrad', 'multifc', 'lstm'];
@@ -22,47 +24,14 @@ function makeStep(kind: MetaKind, opts: Partial<MetaQuantOptions> = {}, meta: Pa
 
 const ctx = (lr: number, batchIndex = 0) => ({ epoch: 0, batchIndex, lr, lrMultiplier: 1 });
 
-test('∂L/∂φ from autodiff equals central differences of the STE-surrogate loss, for every meta network', async () => {
-  await useBackend('cpu');
-  for (const kind of KINDS) {
-    for (const quantizer of ['dorefa', 'bwn']) {
-      const { x, y } = toyBatch(1);
-      const { model, step } = makeStep(kind, {}, { activation: kind === 'lstm' ? 'none' : 'tanh' }, { name: 'sgd' }, quantizer);
-      const alpha = 0.5;
-      for (let t = 0; t < 3; t++) step.step(x, y, ctx(alpha, t));
-      const probe = step.phiProbe(x, y, alpha);
-      const auto = probe.autodiff();
-      let worst = 0;
-      let scale = 0;
-      for (const [name, values] of probe.phi0) {
-        const g = auto.get(name)!;
-        for (let i = 0; i < values.length; i++) {
-          const h = 1e-2;
-          const plus = new Map(probe.phi0);
-          const minus = new Map(probe.phi0);
-          plus.set(name, Float32Array.from(values, (v, j) => (j === i ? v + h : v)));
-          minus.set(name, Float32Array.from(values, (v, j) => (j === i ? v - h : v)));
-          const fd = (probe.loss('surrogate', plus) - probe.loss('surrogate', minus)) / (2 * h);
-          worst = Math.max(worst, Math.abs(fd - g[i]!));
-          scale = Math.max(scale, Math.abs(g[i]!));
-        }
-      }
-      assert.ok(scale > 1e-4, `${kind}/${quantizer}: φ gradient is not trivially zero (max ${scale})`);
-      assert.ok(worst <= 2e-2 * scale + 2e-5, `${kind}/${quantizer}: autodiff vs FD max error ${worst.toExponential(2)} (max |grad| ${scale.toExponential(2)})`);
-      probe.dispose();
-      step.dispose();
-      model.dispose();
-      tf.dispose([x, y]);
-    }
-  }
-});
+// The φ-gradient the step applies is checked against an independent float64 oracle in phi-gradient.test.ts.
 
 test('the true quantized loss is piecewise constant in φ: its small-step differences are zero', async () => {
   await useBackend('cpu');
   const { x, y } = toyBatch(2);
   const { model, step } = makeStep('fcgrad');
   for (let t = 0; t < 3; t++) step.step(x, y, ctx(0.5, t));
-  const probe = step.phiProbe(x, y, 0.5);
+  const probe = phiProbe(step, x, y, 0.5);
   const [name, values] = [...probe.phi0][0]!;
   const shifted = new Map(probe.phi0);
   shifted.set(name, Float32Array.from(values, (v, j) => (j === 0 ? v + 1e-4 : v)));
@@ -182,4 +151,40 @@ test('a short MetaQuant run lowers the training loss for every meta network', as
     step.dispose();
     model.dispose();
   }
+});
+
+test("the reference's SGD-M: π is textbook at a parameter's first step, then μ·raw + g + λp (gradient replaced) or 2μ·(g + λp) (.grad aliases the buffer)", async () => {
+  await useBackend('cpu');
+  const opt = new BaseOptimizer({ name: 'sgd', momentum: 0.9, weightDecay: 0.01 });
+  const p = tf.tensor1d([1, -2]);
+  const g = tf.tensor1d([0.5, 0.25]);
+  const raw = tf.tensor1d([3, -1]);
+  const close = (t: tf.Tensor, expected: number[], what: string) => {
+    const got = Array.from(t.dataSync());
+    expected.forEach((e, i) => assert.ok(Math.abs(got[i]! - e) < 1e-6, `${what}[${i}]: ${got[i]} vs ${e}`));
+    t.dispose();
+  };
+  close(opt.aliasedMomentumDirection('w', p, g, raw), [0.5 + 0.01, 0.25 - 0.02], 'first step: g + λp');
+  close(opt.aliasedMomentumDirection('w', p, g, raw), [0.9 * 3 + 0.5 + 0.01, 0.9 * -1 + 0.25 - 0.02], 'replaced gradient: μ·raw + g + λp');
+  close(opt.aliasedMomentumDirection('b', p, g, null), [0.51, 0.23], 'first step of another parameter');
+  close(opt.aliasedMomentumDirection('b', p, g, null), [1.8 * 0.51, 1.8 * 0.23], 'aliased: 2μ·(g + λp)');
+  assert.equal(opt.getState().steps.w, 2, 'the ordinary step counter (checkpointed) advances');
+  assert.throws(() => new BaseOptimizer({ name: 'sgd', momentum: 0.9, nesterov: true }).aliasedMomentumDirection('w', p, g, raw), /aliased momentum/);
+  tf.dispose([p, g, raw]);
+});
+
+test('code mode with SGD momentum (no Nesterov) uses the SGD-M quirk and says so; paper mode, Nesterov and plain SGD do not', async () => {
+  await useBackend('cpu');
+  const noticeOf = (mode: 'code' | 'paper', optimizer: OptimizerConfig) => {
+    const { model, step } = makeStep('fcgrad', { mode }, {}, optimizer);
+    const notice = step.notice;
+    step.dispose();
+    model.dispose();
+    return notice;
+  };
+  assert.match(noticeOf('code', { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 }) ?? '', /SGD-M.*aliases the momentum buffer/);
+  assert.equal(noticeOf('paper', { name: 'sgd', momentum: 0.9, weightDecay: 5e-4 }), null);
+  assert.equal(noticeOf('code', { name: 'sgd', momentum: 0.9, nesterov: true }), null);
+  assert.equal(noticeOf('code', { name: 'sgd' }), null);
+  assert.equal(noticeOf('code', { name: 'adam', weightDecay: 5e-4 }), null);
 });

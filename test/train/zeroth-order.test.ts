@@ -7,11 +7,13 @@ import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
 import { BaseOptimizer } from '../../src/train/optimizers.js';
-import { MetaQuantStep, type MetaQuantOptions } from '../../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../../src/train/metaquant/step.js';
+import type { MetaQuantOptions } from '../../src/train/metaquant/options.js';
 import { zerothOrderGradient, ZO_METHODS, type ZerothOrderOptions } from '../../src/train/zeroth-order.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { Rng, type RngState } from '../../src/util/rng.js';
 import { UsageError } from '../../src/util/errors.js';
+import { phiProbe } from '../../src/analysis/phi-probe.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';
 
 const ctx = (lr: number, batchIndex = 0) => ({ epoch: 0, batchIndex, lr, lrMultiplier: 1 });
@@ -79,7 +81,7 @@ test("code mode: the step's φ-gradient is the loss-difference estimate of the q
   const { model, step, zerothOrder } = makeStep();
   const alpha = 0.5;
   for (let t = 0; t < 3; t++) step.step(x, y, ctx(alpha, t));
-  const probe = step.phiProbe(x, y, alpha);
+  const probe = phiProbe(step, x, y, alpha);
   const rngState = (step.getState() as { zoRng: RngState }).zoRng;
   const expected = zerothOrderGradient(probe.phi0, (phi) => probe.loss('quantized', phi), zerothOrder, new Rng(0, rngState));
   probe.dispose();
@@ -105,7 +107,7 @@ test('repeated zeroth-order updates of φ lower the quantized batch loss on a ti
   const { model, step } = makeStep();
   const alpha = 0.5;
   for (let t = 0; t < 3; t++) step.step(x, y, ctx(alpha, t));
-  const probe = step.phiProbe(x, y, alpha);
+  const probe = phiProbe(step, x, y, alpha);
   const rng = new Rng('descend');
   let phi = probe.phi0;
   const start = probe.loss('quantized', phi);

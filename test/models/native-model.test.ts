@@ -1,4 +1,4 @@
-// The whole-model native op (src/engine/native/model) against tfjs's cpu backend running the
+// The whole-model native op (src/models/native) against tfjs's cpu backend running the
 // same model op by op: loss, every gradient (through the quantizer's custom gradient, which the
 // hooks apply outside the op), the batch-norm running statistics a training forward writes, and
 // inference logits. Odd image sizes exercise 'same' padding, strided-convolution cropping and
@@ -10,11 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
 import { ortAvailable, ortLoadError } from '../../src/engine/native/ort.js';
-import { nativeModelStats, setNativeModel, setNativeModelMinMacs } from '../../src/engine/native/model/native-model.js';
-import { nchwcBlockSize } from '../../src/engine/native/model/nchwc.js';
+import { nativeModelStats, setNativeModel, setNativeModelMinMacs } from '../../src/models/native/native-model.js';
+import { nchwcBlockSize } from '../../src/engine/native/graph/nchwc.js';
 import { QuantizedModel, type ModelConfig } from '../../src/models/model.js';
 import { lossAndGradients } from '../../src/train/loss.js';
-import { MetaQuantStep } from '../../src/train/metaquant-step.js';
+import { MetaQuantStep } from '../../src/train/metaquant/step.js';
 import { BaseOptimizer } from '../../src/train/optimizers.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
 

@@ -7,17 +7,17 @@
 // buffers outside the wasm heap (which never shrinks). Falls back (returns null) on other
 // backends, with METAQUANT_NATIVE=0, without onnxruntime, for small models, and where a graph
 // cannot be built or run.
-import { tf, type Tensor } from '../../tf.js';
-import type { QuantizedModel } from '../../../models/model.js';
-import type { WeightHooks } from '../../../models/layers.js';
-import { traceModel, type ModelGraph } from '../../../models/trace.js';
-import { type OrtKernel, ortKernel } from '../ort.js';
-import { nativeKernelsActive } from '../ort-kernels.js';
-import { type WasmBackend } from '../../wasm/wasm-kernel-utils.js';
+import { tf, type Tensor } from '../../engine/tf.js';
+import type { WeightHooks } from '../layers.js';
+import type { ParamStore } from '../params.js';
+import { traceModel, type ModelGraph, type TraceableModel } from '../trace.js';
+import { type OrtKernel, ortKernel } from '../../engine/native/ort.js';
+import { nativeKernelsActive } from '../../engine/native/ort-kernels.js';
+import { type WasmBackend } from '../../engine/wasm/wasm-kernel-utils.js';
 import { type ForwardGraph, buildForward, unsupportedReason } from './forward-graph.js';
 import { type BackwardGraph, buildBackward } from './backward-graph.js';
-import { BufferPool } from './buffer-pool.js';
-import { nchwcBlockSize } from './nchwc.js';
+import { BufferPool } from '../../engine/native/graph/buffer-pool.js';
+import { nchwcBlockSize } from '../../engine/native/graph/nchwc.js';
 
 /** Below this many multiply–adds per forward pass the op-by-op path is as fast (tests' tiny models). */
 let MIN_MODEL_MACS = 1 << 22;
@@ -59,10 +59,13 @@ interface Compiled {
   bwd?: { graph: BackwardGraph; kernel: OrtKernel };
 }
 
-const traces = new WeakMap<QuantizedModel, { graph: ModelGraph; macs: number; key: string; unsupported: string | null }>();
+/** What the op needs of a QuantizedModel (a structural type: models/model.ts imports this module). */
+export type NativeCapableModel = TraceableModel & { params: ParamStore };
+
+const traces = new WeakMap<NativeCapableModel, { graph: ModelGraph; macs: number; key: string; unsupported: string | null }>();
 const pool = new BufferPool();
 
-function traced(model: QuantizedModel) {
+function traced(model: NativeCapableModel) {
   let t = traces.get(model);
   if (!t) {
     const graph = traceModel(model);
@@ -91,7 +94,7 @@ const heapView = (t: Tensor) => wasm().typedArrayFromHeap({ dataId: t.dataId, sh
  * The model's logits computed natively, or null where the op-by-op path must run. `training`
  * selects batch statistics; gradients flow to every tensor the hooks return and to γ/β.
  */
-export function nativeModelForward(model: QuantizedModel, x: Tensor, hooks: WeightHooks, training: boolean, updateStatistics: boolean): Tensor | null {
+export function nativeModelForward(model: NativeCapableModel, x: Tensor, hooks: WeightHooks, training: boolean, updateStatistics: boolean): Tensor | null {
   if (!modelEnabled || tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.rank !== 4 || !nativeKernelsActive()) return null;
   const t = traced(model);
   const batch = x.shape[0]!;

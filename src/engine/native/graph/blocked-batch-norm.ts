@@ -7,7 +7,6 @@
 //   forward   μ = mean(x), c = x − μ, σ² = mean(c²), y = c·(γ/σ) + β  [ReLU]
 //   backward  dβ = Σ dy, Σdy·c; dγ = Σ(dy·c)/σ;
 //             dx = (γ/σ)·dy + k₂·c + k₃,  k₂ = −(γ/σ)·dγ/(σM),  k₃ = −(γ/σ)·dβ/M
-import { BN_EPSILON } from '../../../models/ops.js';
 import type { GraphBuilder } from './builder.js';
 import { NCHWC } from './nchwc.js';
 
@@ -41,7 +40,7 @@ export interface BlockedBnInputs {
 }
 
 /** Training forward: y (ReLU applied when `relu`), the batch μ and σ² as [1, C/B, 1, 1, B], and the saved c, 1/σ. */
-export function blockedBnTrain(g: GraphBuilder, p: BlockedBnInputs, relu: boolean): { y: string; mean: string; variance: string; centred: string; rstd: string } {
+export function blockedBnTrain(g: GraphBuilder, p: BlockedBnInputs, relu: boolean, epsilon: number): { y: string; mean: string; variance: string; centred: string; rstd: string } {
   const c = p.dims[1]!;
   const m = p.view[0]! * p.view[2]! * p.view[3]!;
   const vec = [1, p.view[1]!, 1, 1, p.view[4]!];
@@ -49,16 +48,16 @@ export function blockedBnTrain(g: GraphBuilder, p: BlockedBnInputs, relu: boolea
   const ones = g.node('Expand', [g.scalar(1), g.ints(vec)]);
   const centred = affine(g, p.x, c, ones, g.node('Neg', [mean]));
   const variance = g.node('Mul', [channelSum(g, centred, p.view, 'ReduceSumSquare'), g.scalar(1 / m)]);
-  const rstd = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, g.scalar(BN_EPSILON)])])]);
+  const rstd = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, g.scalar(epsilon)])])]);
   const scale = g.node('Mul', [g.reshape(p.gamma, vec), rstd]);
   const y = affine(g, centred, c, scale, p.beta, { relu });
   return { y, mean, variance, centred, rstd };
 }
 
 /** Inference forward with running statistics: y = (x − μ_run)·γ/√(σ²_run + ε) + β [ReLU], one pass. */
-export function blockedBnInfer(g: GraphBuilder, p: BlockedBnInputs, runMean: string, runVar: string, relu: boolean): string {
+export function blockedBnInfer(g: GraphBuilder, p: BlockedBnInputs, runMean: string, runVar: string, relu: boolean, epsilon: number): string {
   const c = p.dims[1]!;
-  const scale = g.node('Mul', [p.gamma, g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [runVar, g.scalar(BN_EPSILON)])])])]);
+  const scale = g.node('Mul', [p.gamma, g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [runVar, g.scalar(epsilon)])])])]);
   const shift = g.node('Sub', [p.beta, g.node('Mul', [runMean, scale])]);
   return affine(g, p.x, c, scale, shift, { relu });
 }

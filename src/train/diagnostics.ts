@@ -1,5 +1,5 @@
 import { tf, type Tensor } from '../engine/tf.js';
-import { loadTensorMap, saveTensorMap, type SavedTensor } from '../train/tensor-state.js';
+import { loadTensorMap, saveTensorMap, type SavedTensor } from './tensor-state.js';
 
 /** Running means of named per-step scalars, taken once per epoch. */
 export class MeanAccumulator {

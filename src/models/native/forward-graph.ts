@@ -5,14 +5,14 @@
 // as native, multi-threaded nodes between the convolutions.
 // Training graphs also output what the backward graph (backward-graph.ts) reads: each
 // layer's input, each batch norm's normalised x̂ and 1/σ, and the new running statistics.
-import { tf } from '../../tf.js';
-import type { GraphNode as TracedNode, ModelGraph } from '../../../models/trace.js';
-import { BN_MOMENTUM } from '../../../models/layers.js';
-import { BN_EPSILON } from '../../../models/ops.js';
-import { GraphBuilder, HWIO_TO_OIHW, size } from './builder.js';
-import { type Layout, type ValueRecord, channelView, convert } from './layouts.js';
-import * as nchwc from './nchwc.js';
-import { blockedBnInfer, blockedBnTrain } from './blocked-batch-norm.js';
+import { tf } from '../../engine/tf.js';
+import type { GraphNode as TracedNode, ModelGraph } from '../trace.js';
+import { BN_MOMENTUM } from '../layers.js';
+import { BN_EPSILON } from '../ops.js';
+import { GraphBuilder, HWIO_TO_OIHW, size } from '../../engine/native/graph/builder.js';
+import { type Layout, type ValueRecord, channelView, convert } from '../../engine/native/graph/layouts.js';
+import * as nchwc from '../../engine/native/graph/nchwc.js';
+import { blockedBnInfer, blockedBnTrain } from '../../engine/native/graph/blocked-batch-norm.js';
 
 export type { Layout, ValueRecord };
 
@@ -234,8 +234,8 @@ function batchNorm(
   const runVar = param(node.movingVariance, [c], 'movingVariance');
   if (x.layout === 'blocked') {
     const inputs = { x: x.name, dims: x.dims, view: cv.dims, gamma, beta };
-    if (!opts.training) return { ...x, name: blockedBnInfer(g, inputs, runMean, runVar, opts.relu) };
-    const r = blockedBnTrain(g, inputs, opts.relu);
+    if (!opts.training) return { ...x, name: blockedBnInfer(g, inputs, runMean, runVar, opts.relu, BN_EPSILON) };
+    const r = blockedBnTrain(g, inputs, opts.relu, BN_EPSILON);
     if (opts.saveForBackward) {
       save({ name: r.centred, layout: x.layout, dims: x.dims });
       save({ name: r.rstd, layout: 'flat', dims: cv.vector });

@@ -8,12 +8,12 @@
 //   ReLU    dx = dy · [y > 0]        max pool: dy routed to each window's first maximum
 //   flatten, add, global average pool: reshape, fan-out, spread.
 // The images get no gradient (the native model op is not differentiable in its input).
-import type { ModelGraph } from '../../../models/trace.js';
-import { GraphBuilder, HWIO_TO_OIHW, IOHW_TO_HWIO, size } from './builder.js';
+import type { ModelGraph } from '../trace.js';
+import { GraphBuilder, HWIO_TO_OIHW, IOHW_TO_HWIO, size } from '../../engine/native/graph/builder.js';
 import { type ForwardGraph, convGeometry, poolGeometry } from './forward-graph.js';
-import { type Layout, type ValueRecord, channelView, convert } from './layouts.js';
-import * as nchwc from './nchwc.js';
-import { blockedBnGrad } from './blocked-batch-norm.js';
+import { type Layout, type ValueRecord, channelView, convert } from '../../engine/native/graph/layouts.js';
+import * as nchwc from '../../engine/native/graph/nchwc.js';
+import { blockedBnGrad } from '../../engine/native/graph/blocked-batch-norm.js';
 
 export interface BackwardGraph {
   spec: ReturnType<GraphBuilder['spec']>;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
-import { FlipTracker, cosine, cosines } from '../../src/analysis/diagnostics.js';
+import { FlipTracker, cosine, cosines } from '../../src/train/diagnostics.js';
 
 describe('diagnostics', () => {
   before(() => useBackend('wasm'));
