@@ -148,14 +148,14 @@ export function printReport({ plan, models, samples, torchNote, started, threads
       fmt(ratio(oursTrain, wasmTrain), 2),
     ]);
   }
-  console.log(`Training (forward + backward + SGD) and inference, images/s, batch ${plan.batch}; peak RSS per process, MB`);
+  console.log(`Training (forward + backward + SGD) and inference, images/s, batch ${plan.batch}; peak RSS per process, MB\n`);
   console.log(
     table(
       ['model', 'ours train', 'torch train', 'ratio', 'ours infer', 'torch infer', 'ratio', 'ours RSS', 'torch RSS', 'RSS ratio', 'wasm-only train', 'native speed-up'],
       rows,
     ),
   );
-  console.log('* measured under load (other processes used over 5 % of the CPUs); † a side never reached two warm-up medians within 5 %');
+  console.log('\n* measured under load (other processes used over 5 % of the CPUs); † a side never reached two warm-up medians within 5 %');
   if (torchNote) console.log(`\nnote: PyTorch unavailable (${torchNote}); its columns are empty and "torch" is null in the JSON`);
 
   // ---- MetaQuant vs STE ----------------------------------------------------------------------
@@ -173,10 +173,10 @@ export function printReport({ plan, models, samples, torchNote, started, threads
     metaRows.push([task + marks(s), fmt(medianOrNull(s?.trainMs ?? [])), fmt(medianOrNull(s?.steMs ?? [])), fmt(overhead, 2), fmt(metaMs)]);
   }
   console.log(`\nMetaQuant (code mode, φ path ste) vs STE step: ${metaModel}, 1-bit DoReFa, batch ${plan.batch}, SGD; ms per step`);
-  console.log('(each MetaQuant child also runs an STE step on a twin model, alternating step by step)');
+  console.log('(each MetaQuant child also runs an STE step on a twin model, alternating step by step)\n');
   console.log(table(['meta network', 'MetaQuant ms/step', 'STE ms/step', '× STE', 'meta part ms'], metaRows));
   console.log(
-    `LSTM meta network (hidden ${plan.metaHidden}, ${lstmWeights} weights, matmul FLOPs 16H²+4H per weight per step): ` +
+    `\nLSTM meta network (hidden ${plan.metaHidden}, ${lstmWeights} weights, matmul FLOPs 16H²+4H per weight per step): ` +
       `${fmt(lstmGflops, 1)} GFLOP/s; our forward conv2d (${plan.batch}×32×32×16, 3×3×16→16): ${fmt(convGflops, 1)} GFLOP/s` +
       (lstmGflops != null && convGflops != null ? ` (${fmt((100 * lstmGflops) / convGflops, 0)} %)` : ''),
   );
