@@ -1,6 +1,8 @@
 // The onnxruntime-backed convolution and matmul kernels (src/engine/native) against tfjs's cpu
 // backend on the same seeded inputs, with the size threshold lowered so that small cases run
-// natively: max |wasm+native − cpu| ≤ 1e-5 · max |cpu|. Skipped where onnxruntime-node cannot load.
+// natively: max |wasm+native − cpu| ≤ 1e-5 · max |cpu|. Skipped, with the reason, where the native
+// kernels are not active (onnxruntime-node cannot load, or METAQUANT_NATIVE=0); the fallback to the
+// wasm kernels is tested here with METAQUANT_NATIVE=0 and in native-fallback.test.ts without onnxruntime.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { tf, type Tensor } from '../../src/engine/tf.js';
@@ -23,10 +25,12 @@ async function onBoth(compute: () => Tensor): Promise<{ cpu: Float32Array; wasm:
   return { cpu: out.cpu!, wasm: out.wasm! };
 }
 
-async function assertSame(label: string, compute: () => Tensor): Promise<void> {
+/** Same values on wasm as on cpu; `native`: whether the wasm side must (or must not) run natively. */
+async function assertSame(label: string, compute: () => Tensor, native = true): Promise<void> {
   const before = nativeKernelStats().runs;
   const { cpu, wasm } = await onBoth(compute);
-  assert.ok(nativeKernelStats().runs > before, `${label}: did not run natively`);
+  if (native) assert.ok(nativeKernelStats().runs > before, `${label}: did not run natively`);
+  else assert.equal(nativeKernelStats().runs, before, `${label}: ran natively`);
   assert.equal(wasm.length, cpu.length, `${label}: size`);
   let scale = 0;
   let worst = 0;
@@ -61,17 +65,20 @@ const CASES: Case[] = [
 
 const describeCase = (c: Case) => `${c.n}×${c.h}×${c.w}×${c.ci}→${c.co} k${c.k} s${c.strides} pad ${JSON.stringify(c.pad)}`;
 
-describe('native (onnxruntime) kernels', { skip: ortAvailable() ? false : `onnxruntime-node unavailable: ${ortLoadError()}` }, () => {
+/** Why this machine cannot test the native path (a skip reason), or false. */
+function inactiveReason(): string | false {
+  if (!ortAvailable()) return `onnxruntime-node unavailable: ${ortLoadError()}`;
+  if (!nativeKernelsActive()) return 'native kernels turned off (METAQUANT_NATIVE=0)';
+  return false;
+}
+
+describe('native (onnxruntime) kernels', { skip: inactiveReason() }, () => {
   before(async () => {
     setNativeMinMacs(0);
     setNativeKernels(true);
     await useBackend('wasm');
   });
   after(() => setNativeMinMacs(1 << 17));
-
-  it('are active on wasm', () => {
-    assert.ok(nativeKernelsActive());
-  });
 
   it('Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter match cpu', async () => {
     for (const c of CASES) {
@@ -122,6 +129,41 @@ describe('native (onnxruntime) kernels', { skip: ortAvailable() ? false : `onnxr
       assert.equal(nativeKernelStats().runs, runs);
     } finally {
       setNativeKernels(true);
+    }
+  });
+});
+
+describe('native kernels with METAQUANT_NATIVE=0', () => {
+  before(async () => {
+    setNativeMinMacs(0);
+    await useBackend('wasm');
+  });
+  after(() => setNativeMinMacs(1 << 17));
+
+  it('convolutions, both gradients and matmul run on the wasm kernels and match cpu', async () => {
+    const saved = process.env.METAQUANT_NATIVE;
+    process.env.METAQUANT_NATIVE = '0';
+    try {
+      assert.equal(nativeKernelsActive(), false);
+      for (const c of CASES.slice(0, 3)) {
+        const inShape = [c.n, c.h, c.w, c.ci];
+        const filterShape = [c.k, c.k, c.ci, c.co];
+        const outShape = tf.backend_util.computeConv2DInfo(inShape as never, filterShape as never, c.strides, 1, c.pad).outShape;
+        const [x, f, dy] = [values(inShape), values(filterShape), values(outShape)];
+        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
+        await assertSame(`conv ${describeCase(c)}`, () => tf.conv2d(tf.tensor4d(x, inShape as never), tf.tensor4d(f, filterShape as never), c.strides, c.pad as never), false);
+        await assertSame(`dx ${describeCase(c)}`, () =>
+          tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dy, outShape), filter: tf.tensor(f, filterShape) }, { ...attrs, inputShape: inShape } as never) as Tensor, false,
+        );
+        await assertSame(`dW ${describeCase(c)}`, () =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(x, inShape), dy: tf.tensor(dy, outShape) }, { ...attrs, filterShape } as never) as Tensor, false,
+        );
+      }
+      const [a, b] = [values([2, 5, 7]), values([2, 7, 4])];
+      await assertSame('matmul', () => tf.matMul(tf.tensor(a, [2, 5, 7]), tf.tensor(b, [2, 7, 4])), false);
+    } finally {
+      if (saved === undefined) delete process.env.METAQUANT_NATIVE;
+      else process.env.METAQUANT_NATIVE = saved;
     }
   });
 });

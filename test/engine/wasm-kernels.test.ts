@@ -6,6 +6,15 @@ import { tf, type Tensor } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
 import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.js';
 import { simplifyTileAxes } from '../../src/engine/wasm/tile.js';
+import { BROADCAST_BINARY_KERNELS } from '../../src/engine/wasm/broadcast-binary.js';
+
+/** Every kernel src/engine/wasm registers (or replaces) on the wasm backend. */
+const OUR_KERNELS = [
+  'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul', 'Tile', ...BROADCAST_BINARY_KERNELS,
+  'Sum', 'Mean', 'MaxPoolGrad', 'AvgPoolGrad', 'FusedBatchNorm', 'Identity', 'Cast', 'SplitV', 'Concat', 'Tanh', 'Slice',
+];
+// tfjs-backend-wasm's own kernels, read before anything here registers ours (undefined: it has none).
+const STOCK = new Map(OUR_KERNELS.map((name) => [name, tf.getKernel(name, 'wasm')?.kernelFunc]));
 
 const TOLERANCE = 1e-5;
 
@@ -147,12 +156,14 @@ function describeCase(c: ConvCase): string {
 describe('wasm training kernels', () => {
   before(() => useBackend('wasm'));
 
-  it('are registered on wasm, and registering again is harmless', async () => {
+  it('are registered on wasm in place of the stock kernels, and registering again is harmless', async () => {
     registerWasmTrainingKernels();
     registerWasmTrainingKernels();
     await useBackend('wasm');
-    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'Tile']) {
-      assert.ok(tf.getKernel(name, 'wasm'), `${name} registered`);
+    for (const name of OUR_KERNELS) {
+      const registered = tf.getKernel(name, 'wasm')?.kernelFunc;
+      assert.ok(registered, `${name} registered`);
+      assert.notEqual(registered, STOCK.get(name), `${name}: the registered kernelFunc is tfjs-wasm's own, not ours`);
     }
   });
 

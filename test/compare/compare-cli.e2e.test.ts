@@ -2,31 +2,83 @@
 // SIGINT, config files and usage errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CommanderError } from 'commander';
 import { compareCommand } from '../../src/cli/compare.js';
 import { MetaquantError } from '../../src/util/errors.js';
 
 const MAIN = resolve('dist/src/cli/main.js');
 const cli = (args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '') : []);
+/** No test here waits on time; this only stops a hung test (a machine 10× slower still passes). */
+const HANG = { timeout: 10 * 60_000 };
 
-async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
+/**
+ * Resolves as soon as `check()` holds, re-checking on every file event in `dir` (watched through
+ * inotify once it exists; until then its nearest existing parent), so the wait is as long as the
+ * work takes, on any machine, with no polling interval and no timeout. Rejects if `proc` exits first.
+ */
+function when(what: string, dir: string, check: () => boolean, proc: ChildProcess): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    let watcher: FSWatcher | undefined;
+    let watched = '';
+    let settled = false;
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      watcher?.close();
+      proc.off('exit', onExit);
+      if (error) reject(error);
+      else resolvePromise();
+    };
+    const onExit = (code: number | null, signal: string | null) => finish(new Error(`the process exited (${code ?? signal}) before ${what}`));
+    const evaluate = () => {
+      if (settled) return;
+      if (check()) return finish();
+      let target = dir;
+      while (!existsSync(target)) target = dirname(target);
+      const id = `${target}:${statSync(target).ino}`; // a folder removed and made again is watched anew
+      if (id === watched) return;
+      watcher?.close();
+      watched = id;
+      watcher = watch(target, evaluate);
+      evaluate(); // whatever happened before the watch began
+    };
+    proc.on('exit', onExit);
+    if (proc.exitCode !== null || proc.signalCode !== null) onExit(proc.exitCode, proc.signalCode);
+    evaluate();
+  });
+}
+
+/**
+ * The pid in a `.child.pid` file once it is written in full. A file event can arrive between the
+ * file's creation and its write, and Number('') is 0, which to process.kill means "my whole process
+ * group".
+ */
+function pidIn(file: string): number | undefined {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const pid = Number(text);
+  return text.endsWith('\n') && Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** SIGKILL for a process that should still be alive; one that has already gone is not an error here. */
+function killIfAlive(pid: number): void {
+  assert.ok(Number.isInteger(pid) && pid > 0, `not a process id: ${pid}`);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 
-test('a grid killed with SIGKILL resumes: finished runs are not redone, the half-finished run is resumed and then counted', async () => {
+test('a grid killed with SIGKILL resumes: finished runs are not redone, the half-finished run is resumed and then counted', HANG, async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'mq-compare-')), 'grid');
-  // Epochs of 256 steps so the kill lands inside the second run even when this test process is
-  // starved of CPU for a while (with 64-step epochs a loaded machine let the grid finish first).
+  // The kill follows the file event of the second run's first metrics line (its checkpoint was
+  // renamed into place before it); the two epochs of 256 steps left take longer than that on any
+  // machine, however loaded, since they slow down with it.
   const args = ['compare', '--methods', 'ste', '--seeds', '1,2', '--epochs', '3', '--jobs', '1', '--out', out, '--quiet',
     '--dataset', 'synthetic:8x8x1:4:4096:64', '--model', 'mlp', '--hidden', '8', '--batch-size', '16', '--lr', '0.01'];
   const first = join(out, 'runs', 'ste__dorefa__adam__s1');
@@ -35,7 +87,7 @@ test('a grid killed with SIGKILL resumes: finished runs are not redone, the half
   const grid = spawn(process.execPath, [MAIN, ...args], { detached: true, stdio: 'ignore' });
   const exited = new Promise((r) => grid.on('exit', r));
   try {
-    await until('the first run to finish and the second to checkpoint an epoch', () => existsSync(join(first, 'result.json')) && lines(join(second, 'metrics.jsonl')).length >= 1);
+    await when('the first run finished and the second checkpointed an epoch', second, () => existsSync(join(first, 'result.json')) && lines(join(second, 'metrics.jsonl')).length >= 1, grid);
   } finally {
     process.kill(-grid.pid!, 'SIGKILL');
   }
@@ -70,7 +122,7 @@ test('a grid killed with SIGKILL resumes: finished runs are not redone, the half
 
 });
 
-test('a failing run is reported with its stderr tail and does not stop the grid; config file with named methods', () => {
+test('a failing run is reported with its stderr tail and does not stop the grid; config file with named methods', HANG, () => {
   const dir = mkdtempSync(join(tmpdir(), 'mq-compare-'));
   const out = join(dir, 'grid');
   const config = join(dir, 'grid.yaml');
@@ -93,17 +145,18 @@ test('a failing run is reported with its stderr tail and does not stop the grid;
   assert.equal(readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n').length, 2);
 });
 
-test('SIGINT stops the training children and leaves the interrupted run unfinished', async () => {
+test('SIGINT stops the training children and leaves the interrupted run unfinished', HANG, async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'mq-compare-')), 'grid');
-  const args = ['compare', '--methods', 'ste', '--seeds', '1', '--epochs', '50', '--out', out, '--quiet',
+  // 10,000 epochs: far more than any machine trains before the signal; the child never finishes.
+  const args = ['compare', '--methods', 'ste', '--seeds', '1', '--epochs', '10000', '--out', out, '--quiet',
     '--dataset', 'synthetic:8x8x1:4:512:64', '--model', 'mlp', '--hidden', '8', '--batch-size', '16'];
   const grid = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   grid.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<number | null>((r) => grid.on('exit', (code) => r(code)));
   const run = join(out, 'runs', 'ste__dorefa__adam__s1');
-  await until('the training child to start', () => existsSync(join(run, '.child.pid')) && existsSync(join(run, 'config.json')));
-  const child = Number(readFileSync(join(run, '.child.pid'), 'utf8'));
+  await when('the training child started', run, () => pidIn(join(run, '.child.pid')) !== undefined && existsSync(join(run, 'config.json')), grid);
+  const child = pidIn(join(run, '.child.pid'))!;
   grid.kill('SIGINT');
   assert.equal(await exited, 130, stderr);
   assert.match(stderr, /SIGINT: stopping the running training processes/);
@@ -113,27 +166,35 @@ test('SIGINT stops the training children and leaves the interrupted run unfinish
   assert.ok(!existsSync(join(run, '.child.pid')));
 });
 
-test('a rerun refuses while a training child of a killed compare is still running in the folder', async () => {
+test('a rerun refuses while a training child of a killed compare is still running in the folder', HANG, async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'mq-compare-')), 'grid');
-  const args = ['compare', '--methods', 'ste', '--epochs', '50', '--out', out, '--quiet',
+  // 10,000 epochs, so the orphaned child is still training when the rerun looks (it is killed below);
+  // with 50 an idle machine finished it first. The runner is killed only after the child's first
+  // epoch: a child still starting up writes to its stderr pipe, and with the runner gone that write
+  // fails and ends it (seen under load); after that, a --quiet --json child writes nothing until the end.
+  const args = ['compare', '--methods', 'ste', '--epochs', '10000', '--out', out, '--quiet',
     '--dataset', 'synthetic:8x8x1:4:512:64', '--model', 'mlp', '--hidden', '8', '--batch-size', '16'];
   const run = join(out, 'runs', 'ste__dorefa__adam__s1');
   const grid = spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' });
   const exited = new Promise((r) => grid.on('exit', r));
-  await until('the child to start', () => existsSync(join(run, '.child.pid')));
-  const child = Number(readFileSync(join(run, '.child.pid'), 'utf8'));
-  grid.kill('SIGKILL'); // the runner only: its child lives on
+  let child = 0;
+  try {
+    await when('the child finished an epoch', run, () => pidIn(join(run, '.child.pid')) !== undefined && lines(join(run, 'metrics.jsonl')).length >= 1, grid);
+    child = pidIn(join(run, '.child.pid'))!;
+  } finally {
+    grid.kill('SIGKILL'); // the runner only: its child lives on
+  }
   await exited;
   try {
     const rerun = cli(args);
     assert.equal(rerun.status, 2, rerun.stderr);
     assert.match(rerun.stderr, new RegExp(`still running in .*pid ${child} \\(ste__dorefa__adam__s1\\)`));
   } finally {
-    process.kill(child, 'SIGKILL');
+    killIfAlive(child);
   }
 });
 
-test('usage errors: missing --out, bad specs and train flags are one clear line, exit 2', async () => {
+test('usage errors: missing --out, bad specs and train flags are one clear line, exit 2', HANG, async () => {
   const cases: Array<[string[], RegExp]> = [
     [['--methods', 'ste'], /compare needs --out DIR/],
     [['--out', '/tmp/x'], /compare needs --methods/],

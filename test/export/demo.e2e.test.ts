@@ -7,14 +7,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { tf } from '../../src/engine/tf.js';
 import { loadModel } from '../../src/run/checkpoint-payload.js';
 import { buildDemo } from '../../src/demo/build.js';
 import { serveStatic } from '../../src/demo/serve.js';
 import { argmax, tempDir, trainTiny, useBackend } from './trained.js';
-
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { browserSkip as skip, launchChromium } from '../helpers/browser.js';
 
 let run: string;
 let outDir: string;
@@ -24,12 +23,13 @@ let page: Page;
 const pageErrors: string[] = [];
 
 before(async () => {
+  if (skip) return;
   run = await trainTiny({ dataset: 'mnist', trainLimit: 512, testLimit: 64, model: 'mlp', hidden: [64], quantizer: 'dorefa', bits: 1, batchSize: 64 });
   await useBackend('cpu');
   outDir = join(tempDir('mq-demo-'), 'site');
   await buildDemo({ checkpoint: run, outDir, samples: 6 });
   server = await serveStatic(outDir, 0);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   page = await browser.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
@@ -37,6 +37,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (skip) return;
   await browser?.close();
   await new Promise((resolve) => server?.close(resolve));
 });
@@ -58,7 +59,7 @@ async function shown(count: number): Promise<{ input: number[]; cls: number; sou
   return { input: JSON.parse(data.input!), cls: Number(data.class), source: data.source! };
 }
 
-test('the page loads the packed model and shows its size', async () => {
+test('the page loads the packed model and shows its size', { skip }, async () => {
   assert.deepEqual(pageErrors, []);
   assert.equal(await page.getAttribute('body', 'data-ready'), 'true', (await page.textContent('#error')) ?? '');
   const info = await page.$eval('#model-info', (el) => ({ text: el.textContent!, bytes: (el as HTMLElement).dataset.bytes }));
@@ -67,7 +68,7 @@ test('the page loads the packed model and shows its size', async () => {
   assert.equal(await page.locator('#samples figure').count(), 6);
 });
 
-test('a digit drawn with the mouse is classified as the library classifies the same 28×28 input', async () => {
+test('a digit drawn with the mouse is classified as the library classifies the same 28×28 input', { skip }, async () => {
   const box = (await page.locator('#pad').boundingBox())!;
   const p = (fx: number, fy: number) => [box.x + fx * box.width, box.y + fy * box.height] as const;
   // A "7": the top bar, then the diagonal.
@@ -84,7 +85,7 @@ test('a digit drawn with the mouse is classified as the library classifies the s
   assert.equal(cls, libraryClass(input));
 });
 
-test('a bundled test image is classified as the library classifies it', async () => {
+test('a bundled test image is classified as the library classifies it', { skip }, async () => {
   await page.locator('#samples figure[data-index="3"]').click();
   const { input, cls, source } = await shown(2);
   assert.equal(source, 'sample:3');

@@ -6,15 +6,13 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { browserSkip, launchChromium } from '../helpers/browser.js';
 import { expandGrid, writeGridFile } from '../../src/compare/grid.js';
 import { argsForConfig } from '../../src/config/flags.js';
 import { parseMethodSpec } from '../../src/compare/method-spec.js';
 import { RESULT_FILE, ERROR_LOG, runDir, type RunResult } from '../../src/compare/runner.js';
 import { rebuildReport } from '../../src/compare/report.js';
 import { writeFileAtomic } from '../../src/util/atomic-write.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /**
  * A grid folder as compare leaves it: ste and metaquant:fcgrad × dorefa, bwn × sgd × seeds 1, 2,
@@ -94,13 +92,10 @@ test('report: summary files, one SVG and spec per chart, and a self-contained re
   for (const f of ['summary.csv', 'summary.json', 'summary.md']) assert.ok(existsSync(join(dir, f)), f);
 });
 
-test('report.html renders in headless Chromium: the table and every chart with marks', { skip: !existsSync(CHROMIUM) && `${CHROMIUM} is not installed` }, async () => {
+test('report.html renders in headless Chromium: the table and every chart with marks', { skip: browserSkip }, async () => {
   const { dir, cells } = fixtureGrid();
   const { report } = await rebuildReport(dir);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const external: string[] = [];
