@@ -11,7 +11,10 @@ import { createMetaNetwork } from '../src/meta/registry.js';
 import type { MetaKind } from '../src/meta/types.js';
 import type { TrainStep } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
-import { MODEL_SHAPES, median, type BenchJob, type JobResult } from './workloads.js';
+import { nativeKernelsActive } from '../src/engine/native/ort-kernels.js';
+import { ortThreads, ortVersion } from '../src/engine/native/ort.js';
+import { MODEL_SHAPES, type BenchJob, type JobResult } from './workloads.js';
+import { median, timeSteady, type SteadyTiming } from './steady.js';
 
 const LR = 0.01;
 
@@ -43,9 +46,11 @@ function buildStep(job: BenchJob, model: QuantizedModel): TrainStep {
   return new MetaQuantStep(model, meta, optimizer, { mode: 'code', phiPath: 'ste', metaLr: 1e-3 });
 }
 
-/** Median ms of `run` over `steps` calls after `warmup` calls. */
-function timeIt(warmup: number, steps: number, run: () => void): number {
-  for (let i = 0; i < warmup; i++) run();
+const withoutMs = ({ ms: _ms, ...rest }: SteadyTiming) => rest;
+
+/** Median ms of a few calls after one warm-up call (the conv GFLOP/s probe only). */
+function timeFew(steps: number, run: () => void): number {
+  run();
   const samples: number[] = [];
   for (let i = 0; i < steps; i++) {
     const start = performance.now();
@@ -59,7 +64,7 @@ function timeIt(warmup: number, steps: number, run: () => void): number {
 function convGflops(batch: number): number {
   const x = tf.randomNormal([batch, 32, 32, 16], 0, 1, 'float32', 1) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 16, 16], 0, 0.1, 'float32', 2) as tf.Tensor4D;
-  const ms = timeIt(1, 5, () => tf.tidy(() => void tf.conv2d(x, w, 1, 'same').dataSync()));
+  const ms = timeFew(5, () => tf.tidy(() => void tf.conv2d(x, w, 1, 'same').dataSync()));
   tf.dispose([x, w]);
   return (2 * batch * 32 * 32 * 16 * 9 * 16) / ms / 1e6;
 }
@@ -75,64 +80,77 @@ async function main(): Promise<void> {
   const runStep = () => {
     step.step(x, y, { epoch: 0, batchIndex: iteration++, lr: LR, lrMultiplier: 1 });
     const seconds = step.takeDiagnostics().metaSeconds;
-    if (seconds !== undefined && iteration > job.warmup) metaMs.push(seconds * 1000);
+    if (seconds !== undefined) metaMs.push(seconds * 1000);
   };
   let trainMs: number;
+  let trainTiming: SteadyTiming;
   let steMs: number | undefined;
   if (job.task.startsWith('mq-')) {
     // MetaQuant and STE steps on twin models, alternating step by step in this one process, so
     // that a shared machine's load affects both alike; the overhead is the ratio of the medians.
+    // MetaQuant's first step has no meta call: one step each before the steady-state timing.
     const steModel = buildModel(job, true);
     const ste = buildStep({ ...job, task: 'ste' }, steModel);
     let steIteration = 0;
     const runSte = () => void ste.step(x, y, { epoch: 0, batchIndex: steIteration++, lr: LR, lrMultiplier: 1 });
-    for (let i = 0; i < job.warmup; i++) {
-      runStep();
-      runSte();
-    }
-    const mqSamples: number[] = [];
-    const steSamples: number[] = [];
+    runStep();
+    runSte();
+    let mqSamples: number[] = [];
+    let steSamples: number[] = [];
     const timed = (run: () => void, into: number[]) => {
       const start = performance.now();
       run();
       into.push(performance.now() - start);
     };
-    for (let i = 0; i < job.steps; i++) {
-      if (i % 2 === 0) {
+    let pair = 0;
+    trainTiming = timeSteady(job.timing, () => {
+      if (pair++ % 2 === 0) {
         timed(runStep, mqSamples);
         timed(runSte, steSamples);
       } else {
         timed(runSte, steSamples);
         timed(runStep, mqSamples);
       }
-    }
+    }, () => {
+      // Only the timed pairs count.
+      mqSamples = [];
+      steSamples = [];
+      metaMs.length = 0;
+    });
     trainMs = median(mqSamples);
     steMs = median(steSamples);
     ste.dispose();
     steModel.dispose();
   } else {
-    trainMs = timeIt(job.warmup, job.steps, runStep);
+    trainTiming = timeSteady(job.timing, runStep);
+    trainMs = trainTiming.ms;
   }
-  const inferMs =
-    job.task === 'train' && job.inferSteps > 0
-      ? timeIt(1, job.inferSteps, () => tf.tidy(() => void model.predict(x).dataSync()))
-      : null;
+  const inferTiming = job.task === 'train' && job.infer ? timeSteady(job.timing, () => tf.tidy(() => void model.predict(x).dataSync())) : null;
+  const inferMs = inferTiming?.ms ?? null;
   const result: JobResult = {
     trainMs,
     inferMs,
     peakRssMB: 0,
+    cpuSeconds: 0,
+    trainTiming: withoutMs(trainTiming),
+    inferTiming: inferTiming ? withoutMs(inferTiming) : null,
     ...(job.task.startsWith('mq-') ? { metaMs: metaMs.length ? median(metaMs) : null, steMs } : {}),
     ...(job.task === 'mq-lstm' ? { convGflops: convGflops(job.batch) } : {}),
     info: {
       backend: tf.getBackend(),
       tfjs: tf.version.tfjs,
+      native: nativeKernelsActive(),
+      onnxruntime: ortVersion(),
+      threads: nativeKernelsActive() ? ortThreads() : 1,
       quantizedWeights: model.quantizedKernels.reduce((n, k) => n + model.params.get(k).size, 0),
     },
   };
   step.dispose();
   model.dispose();
   tf.dispose([x, y]);
-  result.peakRssMB = process.resourceUsage().maxRSS / 1024;
+  const usage = process.resourceUsage();
+  result.peakRssMB = usage.maxRSS / 1024;
+  result.cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
   console.log(JSON.stringify(result));
 }
 

@@ -1,42 +1,35 @@
 // `npm run bench`: our engine against PyTorch CPU on the same models, shapes, batch and thread
 // count, each measurement in its own child process (so peak RSS is per side), repeats interleaved,
-// medians reported; then MetaQuant's step against our STE step. Prints tables and, as the last
-// stdout line, one JSON object (see README, Performance).
+// medians reported; then MetaQuant's step against our STE step. Each side warms up to steady
+// state before it is timed (bench/steady.ts), and /proc/stat around every child says how much CPU
+// other processes took meanwhile (bench/quiet.ts): rows measured under load are marked.
+// Prints each side's configuration, tables and, as the last stdout line, one JSON object.
 //   node dist/bench/run.js [--quick | --smoke] [--repeats N] [--python PATH] [--models a,b]
 //     [--skip-meta] [--skip-wasm-only]
 // 'ours' is the engine as `metaquant train` runs it (native kernels where onnxruntime loads);
 // 'wasm-only' the same with METAQUANT_NATIVE=0 (the pure wasm kernels): before/after in one run.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  BENCH_MODELS,
-  META_TASKS,
-  TRAIN_GFLOP_PER_IMAGE,
-  median,
-  type BenchJob,
-  type BenchModel,
-  type JobResult,
-  type MetaTask,
-} from './workloads.js';
+import { BENCH_MODELS, META_TASKS, type BenchJob, type BenchModel, type JobResult, type MetaTask } from './workloads.js';
+import type { TimingPlan } from './steady.js';
+import { cpuMark, interference } from './quiet.js';
+import { type Samples, emptySamples, record, printReport } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OURS_CHILD = join(here, 'ours.js');
 /** The Python script lives next to the sources (dist/bench → bench). */
 const TORCH_CHILD = join(here, '..', '..', 'bench', 'torch_bench.py');
 /** The meta networks are compared on the paper's CIFAR model. */
-const META_MODEL: BenchModel = 'resnet20';
+export const META_MODEL: BenchModel = 'resnet20';
 const THREADS = 2;
 
-interface Plan {
+export interface Plan {
   label: string;
   batch: number;
   repeats: number;
-  warmup: number;
-  steps: Record<BenchModel, number>;
-  metaSteps: number;
+  timing: TimingPlan;
   metaHidden: number;
 }
 
@@ -45,23 +38,29 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** full: the issue's rule (≥ 2 s warm-up to two medians within 5 %, ≥ 3 s timed); quick shortens both. */
+const FULL: TimingPlan = { warmupSeconds: 2, maxWarmupSeconds: 60, windowSteps: 3, windowSeconds: 0.5, tolerance: 0.05, timedSeconds: 3, minTimedSteps: 3 };
+const QUICK: TimingPlan = { warmupSeconds: 1, maxWarmupSeconds: 20, windowSteps: 2, windowSeconds: 0.25, tolerance: 0.05, timedSeconds: 1, minTimedSteps: 2 };
+const SMOKE: TimingPlan = { warmupSeconds: 0, maxWarmupSeconds: 0, windowSteps: 1, windowSeconds: 0, tolerance: 0.05, timedSeconds: 0, minTimedSteps: 1 };
+
 function makePlan(): Plan {
   const repeats = argValue('--repeats');
   const plan: Plan = process.argv.includes('--smoke')
-    ? { label: 'smoke (batch 4, 1 step: checks the plumbing, not speed)', batch: 4, repeats: 1, warmup: 1, steps: { mlp: 1, lenet5: 1, resnet20: 1 }, metaSteps: 1, metaHidden: 8 }
+    ? { label: 'smoke (batch 4, 1 step: checks the plumbing, not speed)', batch: 4, repeats: 1, timing: SMOKE, metaHidden: 8 }
     : process.argv.includes('--quick')
-      ? { label: 'quick', batch: 128, repeats: 1, warmup: 1, steps: { mlp: 5, lenet5: 3, resnet20: 2 }, metaSteps: 2, metaHidden: 100 }
-      : { label: 'full', batch: 128, repeats: 3, warmup: 2, steps: { mlp: 10, lenet5: 5, resnet20: 3 }, metaSteps: 3, metaHidden: 100 };
+      ? { label: 'quick (≥ 1 s warm-up to steady state, ≥ 1 s timed)', batch: 128, repeats: 1, timing: QUICK, metaHidden: 100 }
+      : { label: 'full (≥ 2 s warm-up to steady state, ≥ 3 s timed)', batch: 128, repeats: 3, timing: FULL, metaHidden: 100 };
   if (repeats !== undefined) plan.repeats = Math.max(1, Number.parseInt(repeats, 10) || 1);
   return plan;
 }
 
 /** 'wasm': our engine with the native kernels off (pure wasm), for before/after figures. */
-type Side = 'ours' | 'wasm' | 'torch';
+export type Side = 'ours' | 'wasm' | 'torch';
 
-/** Runs one child; returns its JobResult, or a reason it could not. */
+/** Runs one child, with /proc/stat read around it; returns its JobResult, or a reason it could not. */
 function runChild(side: Side, job: BenchJob, python: string): JobResult | { unavailable: string } {
   const payload = JSON.stringify(job);
+  const before = cpuMark();
   const child =
     side !== 'torch'
       ? spawnSync(process.execPath, [OURS_CHILD, payload], {
@@ -82,52 +81,10 @@ function runChild(side: Side, job: BenchJob, python: string): JobResult | { unav
     const why = (child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ');
     throw new Error(`${side} child for ${job.task} ${job.model} failed (exit ${child.status}): ${why}`);
   }
-  return JSON.parse(last) as JobResult | { unavailable: string };
-}
-
-interface Samples {
-  trainMs: number[];
-  inferMs: number[];
-  rss: number[];
-  metaMs: number[];
-  convGflops: number[];
-  quantizedWeights: number[];
-  steMs: number[];
-  /** Per child: MetaQuant step ÷ STE step, both timed alternately in that child. */
-  overhead: number[];
-}
-
-const emptySamples = (): Samples => ({ trainMs: [], inferMs: [], rss: [], metaMs: [], convGflops: [], quantizedWeights: [], steMs: [], overhead: [] });
-
-function record(into: Samples, r: JobResult): void {
-  into.trainMs.push(r.trainMs);
-  if (r.inferMs != null) into.inferMs.push(r.inferMs);
-  into.rss.push(r.peakRssMB);
-  if (r.metaMs != null) into.metaMs.push(r.metaMs);
-  if (r.convGflops != null) into.convGflops.push(r.convGflops);
-  if (r.steMs != null) {
-    into.steMs.push(r.steMs);
-    into.overhead.push(r.trainMs / r.steMs);
-  }
-  const weights = r.info?.quantizedWeights;
-  if (typeof weights === 'number') into.quantizedWeights.push(weights);
-}
-
-const medianOrNull = (xs: number[]): number | null => (xs.length ? median(xs) : null);
-const perSecond = (batch: number, ms: number | null) => (ms == null ? null : (batch * 1000) / ms);
-const round = (x: number | null, digits = 2): number | null => (x == null ? null : Number(x.toFixed(digits)));
-const fmt = (x: number | null, digits = 0) => (x == null ? '—' : x.toFixed(digits));
-
-function table(header: string[], rows: Array<Array<string>>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
-function machine(): string {
-  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-  const load = os.loadavg()[0]!.toFixed(1);
-  return `${cpu}, ${os.cpus().length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${load}`;
+  const result = JSON.parse(last) as JobResult | { unavailable: string };
+  if ('unavailable' in result) return result;
+  result.interference = interference(before, result.cpuSeconds);
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -136,8 +93,7 @@ async function main(): Promise<void> {
   const models = (argValue('--models')?.split(',') ?? [...BENCH_MODELS]) as BenchModel[];
   for (const m of models) if (!BENCH_MODELS.includes(m)) throw new Error(`unknown bench model '${m}'; expected: ${BENCH_MODELS.join(', ')}`);
   let torchNote: string | null = existsSync(python) ? null : `${python} not found`;
-  console.log(`bench: ${plan.label}; ${plan.repeats} interleaved repeat(s), medians; batch ${plan.batch}; ${THREADS} threads for PyTorch`);
-  console.log(`machine: ${machine()}\n`);
+  const started = new Date();
 
   const samples: Record<Side, Record<string, Samples>> = { ours: {}, wasm: {}, torch: {} };
   const withWasmOnly = !process.argv.includes('--skip-wasm-only');
@@ -145,12 +101,16 @@ async function main(): Promise<void> {
     task,
     model,
     batch: plan.batch,
-    warmup: task.startsWith('mq-') ? Math.max(2, plan.warmup) : plan.warmup, // MetaQuant's first step has no meta call
-    steps: task === 'train' ? plan.steps[model] : plan.metaSteps,
-    inferSteps: task === 'train' ? plan.steps[model] : 0,
+    timing: plan.timing,
+    infer: task === 'train',
     metaHidden: plan.metaHidden,
     threads: THREADS,
   });
+  const rate = (ms: number) => ((plan.batch * 1000) / ms).toFixed(0);
+  const loadNote = (r: JobResult) => {
+    const share = r.interference?.share;
+    return share == null ? '' : `, others ${(100 * share).toFixed(0)} % of the CPUs${r.interference!.underLoad ? ' (under load)' : ''}`;
+  };
 
   for (let r = 0; r < plan.repeats; r++) {
     for (const model of models) {
@@ -165,7 +125,7 @@ async function main(): Promise<void> {
           continue;
         }
         record((samples[side][model] ??= emptySamples()), result);
-        process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${model} ${side}: ${fmt(perSecond(plan.batch, result.trainMs))} img/s\n`);
+        process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${model} ${side}: ${rate(result.trainMs)} img/s${loadNote(result)}\n`);
       }
     }
   }
@@ -176,96 +136,10 @@ async function main(): Promise<void> {
       const result = runChild('ours', jobFor(`mq-${task}`, META_MODEL), python);
       if ('unavailable' in result) continue;
       record((samples.ours[`meta:${task}`] ??= emptySamples()), result);
-      process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${META_MODEL} ${task}: ${fmt(result.trainMs)} ms/step, STE ${fmt(result.steMs ?? null)}\n`);
+      process.stderr.write(`  repeat ${r + 1}/${plan.repeats} ${META_MODEL} ${task}: ${result.trainMs.toFixed(0)} ms/step, STE ${result.steMs?.toFixed(0) ?? '—'}${loadNote(result)}\n`);
     }
   }
-
-  // ---- models: ours vs PyTorch --------------------------------------------------------------
-  const json: {
-    models: Record<string, Record<string, number | null>>;
-    metaquantOverhead: Record<string, number | null>;
-    [key: string]: unknown;
-  } = { models: {}, metaquantOverhead: {} };
-  const rows: string[][] = [];
-  for (const model of models) {
-    const ours = samples.ours[model] ?? emptySamples();
-    const wasmOnly = samples.wasm[model];
-    const wasmTrain = wasmOnly ? perSecond(plan.batch, medianOrNull(wasmOnly.trainMs)) : null;
-    const torch = samples.torch[model];
-    const oursTrain = perSecond(plan.batch, medianOrNull(ours.trainMs));
-    const torchTrain = torch ? perSecond(plan.batch, medianOrNull(torch.trainMs)) : null;
-    const oursInfer = perSecond(plan.batch, medianOrNull(ours.inferMs));
-    const torchInfer = torch ? perSecond(plan.batch, medianOrNull(torch.inferMs)) : null;
-    const ratio = (a: number | null, b: number | null) => (a != null && b != null ? a / b : null);
-    const oursRss = medianOrNull(ours.rss);
-    const torchRss = torch ? medianOrNull(torch.rss) : null;
-    json.models[model] = {
-      ours: round(oursTrain, 1),
-      torch: round(torchTrain, 1),
-      ratio: round(ratio(oursTrain, torchTrain), 3),
-      oursInfer: round(oursInfer, 1),
-      torchInfer: round(torchInfer, 1),
-      inferRatio: round(ratio(oursInfer, torchInfer), 3),
-      oursPeakRssMB: round(oursRss, 0),
-      torchPeakRssMB: round(torchRss, 0),
-      oursTrainGflops: round(oursTrain == null ? null : oursTrain * TRAIN_GFLOP_PER_IMAGE[model], 1),
-      oursWasmOnly: round(wasmTrain, 1),
-      oursWasmOnlyInfer: round(wasmOnly ? perSecond(plan.batch, medianOrNull(wasmOnly.inferMs)) : null, 1),
-      oursWasmOnlyPeakRssMB: round(wasmOnly ? medianOrNull(wasmOnly.rss) : null, 0),
-    };
-    rows.push([
-      model,
-      fmt(oursTrain),
-      fmt(torchTrain),
-      fmt(ratio(oursTrain, torchTrain), 3),
-      fmt(oursInfer),
-      fmt(torchInfer),
-      fmt(ratio(oursInfer, torchInfer), 3),
-      fmt(oursRss),
-      fmt(torchRss),
-      fmt(wasmTrain),
-      fmt(ratio(oursTrain, wasmTrain), 2),
-    ]);
-  }
-  console.log(`Training (forward + backward + SGD) and inference, images/s, batch ${plan.batch}; peak RSS per process, MB`);
-  console.log(
-    table(
-      ['model', 'ours train', 'torch train', 'ratio', 'ours infer', 'torch infer', 'ratio', 'ours RSS', 'torch RSS', 'wasm-only train', 'native speed-up'],
-      rows,
-    ),
-  );
-  if (torchNote) console.log(`\nnote: PyTorch unavailable (${torchNote}); its columns are empty and "torch" is null in the JSON`);
-
-  // ---- MetaQuant vs STE ----------------------------------------------------------------------
-  const metaRows: string[][] = [];
-  const stepFlopsLstm = (elements: number, hidden: number) => elements * (16 * hidden * hidden + 4 * hidden);
-  let lstmGflops: number | null = null;
-  const lstmWeights = samples.ours['meta:lstm']?.quantizedWeights[0] ?? 0;
-  const convGflops = medianOrNull(samples.ours['meta:lstm']?.convGflops ?? []);
-  for (const task of META_TASKS) {
-    const s = samples.ours[`meta:${task}`];
-    const ms = medianOrNull(s?.trainMs ?? []);
-    const steMs = medianOrNull(s?.steMs ?? []);
-    const metaMs = medianOrNull(s?.metaMs ?? []);
-    const overhead = medianOrNull(s?.overhead ?? []);
-    json.metaquantOverhead[task] = round(overhead, 3);
-    if (task === 'lstm' && metaMs != null) lstmGflops = stepFlopsLstm(lstmWeights, plan.metaHidden) / metaMs / 1e6;
-    metaRows.push([task, fmt(ms), fmt(steMs), fmt(overhead, 2), fmt(metaMs)]);
-  }
-  console.log(`\nMetaQuant (code mode, φ path ste) vs STE step: ${META_MODEL}, 1-bit DoReFa, batch ${plan.batch}, SGD; ms per step`);
-  console.log('(each MetaQuant child also runs an STE step on a twin model, alternating step by step)');
-  console.log(table(['meta network', 'MetaQuant ms/step', 'STE ms/step', '× STE', 'meta part ms'], metaRows));
-  console.log(
-    `LSTM meta network (hidden ${plan.metaHidden}, ${lstmWeights} weights, matmul FLOPs 16H²+4H per weight per step): ` +
-      `${fmt(lstmGflops, 1)} GFLOP/s; our forward conv2d (${plan.batch}×32×32×16, 3×3×16→16): ${fmt(convGflops, 1)} GFLOP/s`,
-  );
-  json.metaquantModel = META_MODEL;
-  json.lstmMetaGflops = round(lstmGflops, 1);
-  json.convGflops = round(convGflops, 1);
-  json.batch = plan.batch;
-  json.plan = plan.label.split(' ')[0];
-  json.machine = machine();
-  console.log(JSON.stringify(json));
+  printReport({ plan, models, samples, torchNote, started, threads: THREADS, metaModel: META_MODEL });
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,8 @@ The models mirror src/models/architectures.ts: bias-free layers before batch nor
 padding, 1x1 projection shortcuts in ResNet-20, SGD at lr 0.01, random data.
 """
 import json
+import os
+import re
 import resource
 import statistics
 import sys
@@ -81,15 +83,61 @@ def build(name):
     raise SystemExit(f"unknown model '{name}'")
 
 
-def timed(warmup, steps, run):
-    for _ in range(warmup):
+def window(run, min_steps, min_seconds):
+    samples, start = [], time.perf_counter()
+    while len(samples) < min_steps or time.perf_counter() - start < min_seconds:
+        t = time.perf_counter()
         run()
-    samples = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+        samples.append((time.perf_counter() - t) * 1000)
+    return samples
+
+
+def time_steady(plan, run):
+    """bench/steady.ts's rule: warm up in windows until two consecutive medians agree within
+    the tolerance (after at least warmupSeconds), then time steps for at least timedSeconds."""
+    start, warmup_steps, previous, steady = time.perf_counter(), 0, None, False
+    while True:
+        samples = window(run, plan["windowSteps"], plan["windowSeconds"])
+        warmup_steps += len(samples)
+        current = statistics.median(samples)
+        elapsed = time.perf_counter() - start
+        if previous is not None and abs(current - previous) <= plan["tolerance"] * previous and elapsed >= plan["warmupSeconds"]:
+            steady = True
+            break
+        if elapsed >= plan["maxWarmupSeconds"]:
+            break
+        previous = current
+    warmup_seconds = time.perf_counter() - start
+    timed_start = time.perf_counter()
+    timed = window(run, plan["minTimedSteps"], plan["timedSeconds"])
+    return statistics.median(timed), {
+        "timedSteps": len(timed),
+        "timedSeconds": time.perf_counter() - timed_start,
+        "warmupSteps": warmup_steps,
+        "warmupSeconds": warmup_seconds,
+        "steady": steady,
+    }
+
+
+def configuration():
+    """What torch.__config__ says about the libraries doing the work."""
+    shown = torch.__config__.show()
+    def find(pattern):
+        m = re.search(pattern, shown)
+        return m.group(1).strip() if m else None
+    blas = find(r"BLAS_INFO=([^,]+)")
+    # 'generic' means the system libblas, which Debian's alternatives point at a real library.
+    libblas = "/usr/lib/x86_64-linux-gnu/libblas.so.3"
+    if blas == "generic" and os.path.exists(libblas):
+        blas = f"generic ({libblas} -> {os.path.realpath(libblas)})"
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "blas": blas,
+        "onednn": find(r"(Intel\(R\) MKL-DNN v[^ \n]+|oneDNN v[^ \n]+)"),
+        "cpuCapability": find(r"CPU capability usage: (\S+)"),
+        "parallel": (re.findall(r"ATen parallel backend: (\S+)", torch.__config__.parallel_info()) or [None])[0],
+    }
 
 
 def main():
@@ -113,17 +161,21 @@ def main():
         (logits.argmax(1) == y).sum().item()
 
     model.train()
-    train_ms = timed(job["warmup"], job["steps"], train_step)
-    infer_ms = None
-    if job["inferSteps"] > 0:
+    train_ms, train_timing = time_steady(job["timing"], train_step)
+    infer_ms, infer_timing = None, None
+    if job["infer"]:
         model.eval()
         with torch.no_grad():
-            infer_ms = timed(1, job["inferSteps"], lambda: model(x).numpy())
+            infer_ms, infer_timing = time_steady(job["timing"], lambda: model(x).numpy())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "trainMs": train_ms,
         "inferMs": infer_ms,
-        "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "info": {"torch": torch.__version__, "threads": torch.get_num_threads()},
+        "peakRssMB": usage.ru_maxrss / 1024,
+        "cpuSeconds": usage.ru_utime + usage.ru_stime,
+        "trainTiming": train_timing,
+        "inferTiming": infer_timing,
+        "info": configuration(),
     }))
 
 

@@ -1,5 +1,9 @@
 // What the bench runs, shared by the driver (run.ts) and our engine's child process (ours.ts);
 // bench/torch_bench.py builds the same shapes in PyTorch from the same JSON request.
+import type { SteadyTiming, TimingPlan } from './steady.js';
+import type { Interference } from './quiet.js';
+
+export { median } from './steady.js';
 
 export const BENCH_MODELS = ['mlp', 'lenet5', 'resnet20'] as const;
 export type BenchModel = (typeof BENCH_MODELS)[number];
@@ -33,9 +37,10 @@ export interface BenchJob {
   task: 'train' | 'ste' | `mq-${MetaTask}`;
   model: BenchModel;
   batch: number;
-  warmup: number;
-  steps: number;
-  inferSteps: number;
+  /** Warm-up to steady state, then timed steps (bench/steady.ts; mirrored in torch_bench.py). */
+  timing: TimingPlan;
+  /** 'train' jobs: also time the inference forward. */
+  infer: boolean;
   /** LSTM meta network hidden size. */
   metaHidden: number;
   threads: number;
@@ -51,18 +56,19 @@ export interface JobResult {
   inferMs: number | null;
   /** Peak resident set size of the child process, MB. */
   peakRssMB: number;
+  /** The child's own CPU time (user + system, all threads), s: the driver subtracts it from /proc/stat. */
+  cpuSeconds: number;
+  /** How the training (or MetaQuant) and inference timings were reached. */
+  trainTiming: Omit<SteadyTiming, 'ms'>;
+  inferTiming?: Omit<SteadyTiming, 'ms'> | null;
   /** MetaQuant jobs: median ms of the STE step on a twin model, alternating with the MetaQuant steps. */
   steMs?: number;
   /** MetaQuant jobs: median ms per step spent in the meta network (forward, φ gradient, split). */
   metaMs?: number | null;
   /** Median GFLOP/s of a forward 3×3 convolution (128×32×32×16 → 16) in the same process. */
   convGflops?: number;
-  /** Extra notes (versions, thread counts). */
+  /** Set by the driver: CPU time other processes used while this child ran. */
+  interference?: Interference;
+  /** The side's configuration (versions, threads, libraries) and extra notes. */
   info?: Record<string, unknown>;
-}
-
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

@@ -30,7 +30,7 @@ export const identityHooks: WeightHooks = {
 };
 
 /** PyTorch's convention: running = (1 − m)·running + m·batch, with the unbiased batch variance. */
-const BN_MOMENTUM = 0.1;
+export const BN_MOMENTUM = 0.1;
 
 /**
  * The operations architectures are written with, computing on tfjs tensors. The first call of a

@@ -5,6 +5,7 @@ import { LayerOps, identityHooks, type WeightHooks } from './layers.js';
 import { getArchitecture, type ArchitectureOptions } from './architectures.js';
 import type { QuantizerConfig, WeightQuantizer } from '../quantizers/types.js';
 import { createQuantizer } from '../quantizers/registry.js';
+import { nativeModelForward } from './native/native-model.js';
 
 /** Everything needed to rebuild a model (stored in checkpoints and exports). */
 export interface ModelConfig {
@@ -58,6 +59,9 @@ export class QuantizedModel {
 
   /** Logits for NHWC images, computing with whatever tensors `hooks` hand out. */
   forward(x: Tensor, hooks: WeightHooks, training: boolean, opts: { updateStatistics?: boolean } = {}): Tensor {
+    // The whole network as one native op where onnxruntime runs it (same function, same hooks).
+    const native = nativeModelForward(this, x, hooks, training, opts.updateStatistics ?? true);
+    if (native) return native;
     const ops = new LayerOps(this.params, hooks, training, null, opts.updateStatistics ?? true);
     return getArchitecture(this.config.arch).forward(ops, x, this.config.numClasses, this.config.archOptions ?? {});
   }

@@ -3,7 +3,7 @@
 // (architectures.ts) and every export follows. Browser-safe: no tfjs, no Node modules.
 import { MetaquantError } from '../util/errors.js';
 import { getArchitecture } from './architectures.js';
-import type { ModelConfig, QuantizedModel } from './model.js';
+import type { ArchitectureOptions } from './architectures.js';
 import {
   BN_EPSILON,
   convHasBias,
@@ -52,7 +52,18 @@ export interface ModelGraph {
 }
 
 /** What an architecture needs to be traced: the fields of a ModelConfig that decide its graph. */
-export type GraphConfig = Pick<ModelConfig, 'arch' | 'inputShape' | 'numClasses' | 'archOptions'>;
+export interface GraphConfig {
+  arch: string;
+  inputShape: [number, number, number];
+  numClasses: number;
+  archOptions?: ArchitectureOptions;
+}
+
+/** What traceModel reads of a QuantizedModel (structural, so that model.ts may import modules that trace). */
+export interface TraceableModel {
+  config: GraphConfig;
+  params: { infos: ReadonlyArray<{ name: string; shape: number[] }> };
+}
 
 type NodeSpec = GraphNode extends infer N ? (N extends GraphNode ? Omit<N, 'id' | 'inputs' | 'outputShape'> : never) : never;
 
@@ -169,7 +180,7 @@ export function graphParameterShapes(graph: ModelGraph): Map<string, number[]> {
 }
 
 /** The graph of a built model; checks that it reads exactly the model's parameters, at their shapes. */
-export function traceModel(model: QuantizedModel): ModelGraph {
+export function traceModel(model: TraceableModel): ModelGraph {
   const graph = traceArchitecture(model.config);
   const expected = graphParameterShapes(graph);
   for (const info of model.params.infos) {

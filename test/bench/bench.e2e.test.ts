@@ -19,10 +19,17 @@ describe('bench --smoke', () => {
   it('prints a table and, last, the JSON with every model and meta network', () => {
     const { json, stdout } = bench(['--skip-wasm-only']);
     assert.match(stdout, /\| model +\| ours train/);
+    // Each side's configuration and the measured quietness are in the header.
+    assert.match(stdout, /^ours: backend wasm, native (true|false), threads \d+/m);
+    assert.match(stdout, /^torch: /m);
+    assert.match(stdout, /^quietness: /m);
+    assert.equal(typeof json.underLoad, 'boolean');
+    assert.ok(json.config?.ours, 'config.ours');
     assert.deepEqual(Object.keys(json.models), ['mlp', 'lenet5', 'resnet20']);
     for (const [name, m] of Object.entries(json.models as Record<string, Record<string, unknown>>)) {
       assert.ok(positive(m.ours), `${name}.ours = ${m.ours}`);
       assert.ok(positive(m.oursPeakRssMB), `${name}.oursPeakRssMB`);
+      assert.equal(typeof m.underLoad, 'boolean');
       // PyTorch may be missing on a machine: then torch and ratio are null, otherwise numbers.
       if (m.torch === null) assert.equal(m.ratio, null);
       else {

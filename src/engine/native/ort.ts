@@ -51,6 +51,13 @@ export function ortAvailable(): boolean {
   return load() !== null;
 }
 
+/** onnxruntime-node's version, or null where it does not load. */
+export function ortVersion(): string | null {
+  if (!load()) return null;
+  const require = createRequire(import.meta.url);
+  return (require('onnxruntime-node/package.json') as { version: string }).version;
+}
+
 export function ortLoadError(): string {
   return loadError;
 }

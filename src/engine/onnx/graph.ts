@@ -27,6 +27,8 @@ export type OnnxDims = ReadonlyArray<number | string>;
 
 export interface OnnxNode {
   op: string;
+  /** Operator domain, default ONNX's; onnxruntime's own kernels live in e.g. 'com.microsoft.nchwc' (imported at version 1). */
+  domain?: string;
   inputs: string[];
   outputs: string[];
   /** Defaults to the first output's name (unique, since every value is produced once). */
@@ -35,6 +37,8 @@ export interface OnnxNode {
   attrs?: Record<string, number | number[] | undefined>;
   /** FLOAT attributes (ONNX tells INT and FLOAT apart). */
   floatAttrs?: Record<string, number>;
+  /** STRING attributes (e.g. a fused activation's name). */
+  stringAttrs?: Record<string, string>;
 }
 
 /** A constant tensor (weights, scales, zero points), stored as little-endian raw data. */
@@ -74,7 +78,8 @@ function nodeProto(n: OnnxNode): onnxProto.onnx.INodeProto {
     v === undefined ? [] : [Array.isArray(v) ? { name, type: INTS, ints: v } : { name, type: INT, i: v }],
   );
   const floats = Object.entries(n.floatAttrs ?? {}).map(([name, f]) => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }));
-  return { name: n.name ?? n.outputs[0], opType: n.op, input: n.inputs, output: n.outputs, attribute: [...ints, ...floats] };
+  const strings = Object.entries(n.stringAttrs ?? {}).map(([name, value]) => ({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(value) }));
+  return { name: n.name ?? n.outputs[0], opType: n.op, ...(n.domain ? { domain: n.domain } : {}), input: n.inputs, output: n.outputs, attribute: [...ints, ...floats, ...strings] };
 }
 
 function constantProto(name: string, { dims, data }: OnnxConstant): onnxProto.onnx.ITensorProto {
@@ -93,7 +98,7 @@ export function encodeOnnxModel(graph: OnnxGraph, info: OnnxModelInfo = {}): Uin
   ];
   const model: onnxProto.onnx.IModelProto = {
     irVersion: ONNX_IR_VERSION,
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    opsetImport: [{ domain: '', version: ONNX_OPSET }, ...[...new Set(graph.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))].map((domain) => ({ domain, version: 1 }))],
     ...info,
     graph: {
       name: graph.name ?? 'graph',
