@@ -173,6 +173,7 @@ export class QueueWorker {
     const args = resumeFrom !== undefined ? ['--resume', dir, '--epochs', String(config.epochs)] : ['--config', join(dir, CONFIG_FILE), '--out', dir];
     args.push('--json', '--quiet');
     await job.updateProgress({ worker: this.s.name, epochs: 0, seq: 0 } satisfies JobProgress);
+    if (lease.lostReason !== undefined) throw new LeaseLostError(lease.lostReason);
     if (lease.doubted) return this.handBack(job, token, train, lease, 'its lock could not be renewed in time');
 
     const limit = train.transport.kind === 'redis' ? Math.min(train.transport.maxBytes, this.s.maxTransferBytes) : Infinity;
