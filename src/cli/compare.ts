@@ -124,7 +124,7 @@ export function compareCommand(): Command {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const progress = new GridProgress(out, runs, Boolean(o.quiet));
+    const progress = new GridProgress(out, runs, Boolean(o.quiet), queued ? undefined : jobs);
     let outcome;
     try {
       writeGridFile(out, all);
