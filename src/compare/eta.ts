@@ -9,16 +9,17 @@
 
 /**
  * Rough cost of one epoch relative to STE, by method key (`method` or `metaquant:META`), for
- * methods not yet measured in this grid. Measured on an MLP (see README, "Comparing methods"):
- * the LSTM meta network is several times slower than the rest.
+ * methods not yet measured in this grid. Measured on the README's MLP (hidden 32, batch 64; see
+ * README, "Progress and ETA"): the LSTM meta network is ~48× slower than STE; ste-hypergrad's 1.2
+ * is a guess (one extra dot product per step), not a measurement.
  */
 export const PRIOR_RELATIVE_COST: Readonly<Record<string, number>> = {
   ste: 1,
   'clipped-ste': 1,
   'ste-hypergrad': 1.2,
-  'metaquant:fcgrad': 1.5,
-  'metaquant:multifc': 2,
-  'metaquant:lstm': 6,
+  'metaquant:fcgrad': 1.1,
+  'metaquant:multifc': 2.4,
+  'metaquant:lstm': 48,
 };
 /** The prior of a method the table does not name (e.g. a registered meta network). */
 export const UNKNOWN_PRIOR_COST = 2;
