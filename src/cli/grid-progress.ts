@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { RunSpec } from '../compare/grid.js';
-import { metricsEpochSeconds, runDir, type RunEvent } from '../compare/runner.js';
+import { metricsEpochSeconds, readRunResult, runDir, type RunEvent, type RunResult } from '../compare/runner.js';
 import { describeEta, estimateRemaining, methodCostKey, type RunCost } from '../compare/eta.js';
 
 /**
@@ -58,10 +58,16 @@ export class GridProgress {
     return metricsEpochSeconds(runDir(this.dir, r.id)).slice(0, r.epochs);
   }
 
-  /** Re-reads a run's measured epochs; `done`: it has nothing left to train (finished or failed). */
-  private update(r: RunSpec, done?: boolean): void {
+  /**
+   * Re-reads a run's measured epochs; `done`: it has nothing left to train (finished or failed);
+   * `result`: a finished run's result, whose wall time gives its overhead outside the epochs.
+   */
+  private update(r: RunSpec, done?: boolean, result?: RunResult): void {
     const c = this.costs.get(r.id);
-    if (c) this.costs.set(r.id, { ...c, epochSeconds: this.measured(r), done: done ?? c.done });
+    if (!c) return;
+    const epochSeconds = this.measured(r);
+    const overheadSeconds = result && !result.resumed ? result.wallSeconds - epochSeconds.reduce((a, b) => a + b, 0) : c.overheadSeconds;
+    this.costs.set(r.id, { ...c, epochSeconds, done: done ?? c.done, overheadSeconds });
   }
 
   /** The ETA text, e.g. `ETA ~12m 05s`, with the methods whose cost is still a prior. */
@@ -89,7 +95,7 @@ export class GridProgress {
       case 'skip':
         this.done++;
         this.finishedEpochs += e.run.epochs;
-        this.update(e.run, true);
+        this.update(e.run, true, readRunResult(this.dir, e.run.id));
         this.line(`[${this.done}/${this.runs.length}] already finished: ${label}`);
         break;
       case 'start':
@@ -107,7 +113,7 @@ export class GridProgress {
         this.running.delete(e.run.id);
         this.done++;
         this.finishedEpochs += e.run.epochs;
-        this.update(e.run, true);
+        this.update(e.run, true, e.result);
         this.line(`[${this.done}/${this.runs.length}] finished ${label}: test accuracy ${(e.result.train.testAccuracy * 100).toFixed(2)}% in ${e.result.wallSeconds.toFixed(1)} s; ${this.eta()}`);
         break;
       case 'fail':

@@ -33,6 +33,11 @@ export interface RunCost {
   epochSeconds: readonly number[];
   /** Whether the run is finished (its result.json exists) or failed: nothing left to train. */
   done: boolean;
+  /**
+   * A finished run's seconds outside its epochs' training (process start, data, evaluations):
+   * its wall time − Σ epochSeconds. Undefined when unknown (unfinished, or resumed).
+   */
+  overheadSeconds?: number;
 }
 
 export interface EtaEstimate {
@@ -51,7 +56,8 @@ const priorOf = (key: string) => PRIOR_RELATIVE_COST[key] ?? UNKNOWN_PRIOR_COST;
 
 /**
  * Seconds left for `runs` with `jobs` training at once: Σ over unfinished runs of (epochs left ×
- * seconds per epoch of its method) / min(jobs, unfinished runs).
+ * seconds per epoch of its method), plus the mean overhead of the finished runs for each run not
+ * started yet, / min(jobs, unfinished runs).
  */
 export function estimateRemaining(runs: readonly RunCost[], jobs: number): EtaEstimate {
   const measured = new Map<string, { sum: number; n: number }>();
@@ -68,8 +74,13 @@ export function estimateRemaining(runs: readonly RunCost[], jobs: number): EtaEs
   const priorKeys = [...new Set(unfinished.map((r) => r.key).filter((k) => !perEpoch.has(k)))].sort();
   if (unfinished.length === 0) return { seconds: 0, priorKeys: [] };
   if (perUnit === undefined) return { seconds: undefined, priorKeys };
+  const overheads = runs.map((r) => r.overheadSeconds).filter((s): s is number => s !== undefined && Number.isFinite(s) && s >= 0);
+  const overhead = overheads.length > 0 ? overheads.reduce((a, b) => a + b, 0) / overheads.length : 0;
   let total = 0;
-  for (const r of unfinished) total += (r.epochs - r.epochSeconds.length) * (perEpoch.get(r.key) ?? perUnit * priorOf(r.key));
+  for (const r of unfinished) {
+    total += (r.epochs - r.epochSeconds.length) * (perEpoch.get(r.key) ?? perUnit * priorOf(r.key));
+    if (r.epochSeconds.length === 0) total += overhead;
+  }
   return { seconds: total / Math.max(1, Math.min(jobs, unfinished.length)), priorKeys };
 }
 

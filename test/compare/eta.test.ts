@@ -38,6 +38,18 @@ test('the finished runs do not speed the estimate up (the old ETA used their mea
   assert.equal(estimateRemaining([...quick, run('metaquant:lstm', 10, [40])], 2).seconds, 9 * 40);
 });
 
+test("the finished runs' overhead (wall time outside their epochs) is added once per run not started", () => {
+  const runs = [
+    { ...run('ste', 2, [1, 1], true), overheadSeconds: 10 }, // 12 s wall: 10 s outside the epochs
+    { ...run('ste', 2, [1, 1], true), overheadSeconds: 6 }, // mean overhead 8 s
+    { ...run('ste', 2, [1, 1], true), overheadSeconds: undefined }, // resumed: unknown, not counted
+    run('ste', 2, [1]), // running: 1 epoch left, its overhead already spent → 1 s
+    run('ste', 2, []), // not started: 2 epochs + 8 s → 10 s
+  ];
+  assert.equal(estimateRemaining(runs, 1).seconds, 11);
+  assert.equal(estimateRemaining(runs, 2).seconds, 5.5);
+});
+
 test('nothing measured: no number; nothing left: zero; bad lines ignored', () => {
   assert.deepEqual(estimateRemaining([run('ste', 3, [])], 2), { seconds: undefined, priorKeys: ['ste'] });
   assert.equal(describeEta({ seconds: undefined, priorKeys: ['ste'] }), 'ETA: measuring the first epoch…');
