@@ -38,10 +38,10 @@ export class GridProgress {
       this.multibar = new cliProgress.MultiBar(
         {
           stream: process.stderr,
-          format: 'grid |{bar}| {value}/{total} epochs  runs {done}/{runs} done, {running} running, {failed} failed  {eta}',
+          format: 'grid |{bar}| {value}/{total} epochs  runs {done}/{runs} done, {running} running, {failed} failed  {etaText}',
           hideCursor: true,
           clearOnComplete: false,
-          etaBuffer: 50,
+          barsize: 24,
         },
         cliProgress.Presets.shades_classic,
       );
@@ -51,7 +51,7 @@ export class GridProgress {
   }
 
   private payload() {
-    return { done: this.done, runs: this.runs.length, running: this.running.size, failed: this.failed, eta: this.eta() };
+    return { done: this.done, runs: this.runs.length, running: this.running.size, failed: this.failed, etaText: this.eta() }; // not 'eta': cli-progress's own token
   }
 
   private measured(r: RunSpec): number[] {

@@ -99,5 +99,5 @@ export function formatDuration(seconds: number): string {
 export function describeEta(e: EtaEstimate): string {
   if (e.seconds === undefined) return 'ETA: measuring the first epoch…';
   const base = `ETA ~${formatDuration(e.seconds)}`;
-  return e.priorKeys.length > 0 ? `${base} (estimate: ${e.priorKeys.join(', ')} not measured yet, prior cost used)` : base;
+  return e.priorKeys.length > 0 ? `${base} (estimate: prior cost for ${e.priorKeys.join(', ')})` : base;
 }
