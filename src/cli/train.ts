@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { Trainer } from '../train/trainer.js';
 import { addTrainFlags, configFromFlags } from '../config/flags.js';
+import { parseTrainConfig } from '../config/schema.js';
 import { readConfigFile } from '../run/run-config.js';
 import { progressCallbacks } from './progress.js';
 
@@ -27,7 +28,7 @@ export function trainCommand(): Command {
     .action(async (o: Record<string, unknown>, command: Command) => {
       const trainer = o.resume
         ? await Trainer.resume(String(o.resume), command.getOptionValueSource('epochs') === 'cli' ? { epochs: o.epochs as number } : {})
-        : await Trainer.create(trainConfigInput(o, command));
+        : await Trainer.create(parseTrainConfig(trainConfigInput(o, command))); // a file's key 'data' is an unknown key here
       process.stderr.write(
         `metaquant train: ${trainer.config.model} on ${trainer.dataset.name} (${trainer.dataset.train.count} train / ${trainer.dataset.test.count} test), ` +
           `${trainer.model.quantizer?.label ?? 'none'}, ` +
