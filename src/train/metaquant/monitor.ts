@@ -38,7 +38,7 @@ export class MetaMonitor {
     const warning = this.detector.add(cos, loss);
     if (!warning) return;
     this.epochWarnings++;
-    this.pending.push(collapseMessage(warning, this.detector.window));
+    this.pending.push(collapseMessage({ ...warning, step: this.metaSteps }, this.detector.window));
   }
 
   /** Warnings since the last call (the trainer prints them). */
