@@ -8,7 +8,7 @@ import { zerothOrderGradient } from '../zeroth-order.js';
 import { metaPass, type KernelLayout, type MetaCall } from './meta-pass.js';
 import type { MetaQuantOptions } from './options.js';
 import type { ForwardRecord, KernelWeight } from './forward.js';
-import { steRegressionPath } from './regression.js';
+import { steRegressionGradient } from './regression.js';
 
 /** What an iteration tells its φ-path. */
 export interface PhiPathContext {
@@ -93,6 +93,9 @@ const eq8Path: PhiGradientStrategy = {
     return grads;
   },
 };
+
+/** --phi-objective ste-regression and the --meta-warmup: φ fitted to the STE gradient (regression.ts). */
+export const steRegressionPath: PhiGradientStrategy = { readsWMeta: false, ...stateless, early: () => null, late: steRegressionGradient };
 
 /** --freeze-phi / --detach-phi: nothing trains φ. */
 const noPath: PhiGradientStrategy = { readsWMeta: false, ...stateless, early: () => null, late: () => null };

@@ -1,5 +1,7 @@
 import { tf, type Tensor } from '../../engine/tf.js';
-import type { LateContext, PhiGradientStrategy } from './phi-path.js';
+import type { MeanAccumulator } from '../diagnostics.js';
+import type { ForwardRecord } from './forward.js';
+import type { KernelLayout, MetaCall } from './meta-pass.js';
 
 /**
  * `--phi-objective ste-regression` (and `--meta-warmup`): φ is trained to make the meta network's
@@ -16,27 +18,22 @@ import type { LateContext, PhiGradientStrategy } from './phi-path.js';
  *
  *   u = ∂J/∂m = 2·cal ⊙ (cal ⊙ m − δ) / ‖δ‖².
  *
- * Nothing crosses the quantizer on this path (δ is a constant here), so it needs no φ-path.
+ * Nothing crosses the quantizer on this path (δ is a constant here), so it needs no φ-path
+ * (phi-path.ts wraps it as the strategy `steRegressionPath`). Returns φ's gradient (the caller owns it).
  */
-export const steRegressionPath: PhiGradientStrategy = {
-  readsWMeta: false,
-  getState: () => undefined,
-  setState: () => undefined,
-  early: () => null,
-  late: ({ layout, calibration, call, forward, diag }: LateContext) => {
-    const m = call.values().metaGrad;
-    const { u, error } = tf.tidy(() => {
-      const cal = layout.flatten((k) => calibration.get(k)!);
-      const delta = layout.flatten((k) => forward.grads.get(k)!);
-      const residual = tf.sub(tf.mul(cal, m), delta);
-      // An all-zero δ (no signal at all) would divide by zero; the floor leaves every real case alone.
-      const energy = tf.maximum(tf.sum(tf.square(delta)), 1e-30);
-      return { u: tf.div(tf.mul(tf.mul(cal, residual), 2), energy), error: tf.div(tf.sum(tf.square(residual)), energy) };
-    });
-    diag.add('phiRegressionError', error.dataSync()[0]!);
-    error.dispose();
-    const grads = call.vjp(u);
-    u.dispose();
-    return grads;
-  },
-};
+export function steRegressionGradient({ layout, calibration, call, forward, diag }: { layout: KernelLayout; calibration: Map<string, Tensor>; call: MetaCall; forward: ForwardRecord; diag: MeanAccumulator }): Map<string, Tensor> {
+  const m = call.values().metaGrad;
+  const { u, error } = tf.tidy(() => {
+    const cal = layout.flatten((k) => calibration.get(k)!);
+    const delta = layout.flatten((k) => forward.grads.get(k)!);
+    const residual = tf.sub(tf.mul(cal, m), delta);
+    // An all-zero δ (no signal at all) would divide by zero; the floor leaves every real case alone.
+    const energy = tf.maximum(tf.sum(tf.square(delta)), 1e-30);
+    return { u: tf.div(tf.mul(tf.mul(cal, residual), 2), energy), error: tf.div(tf.sum(tf.square(residual)), energy) };
+  });
+  diag.add('phiRegressionError', error.dataSync()[0]!);
+  error.dispose();
+  const grads = call.vjp(u);
+  u.dispose();
+  return grads;
+}
