@@ -124,6 +124,7 @@ const BLOCKS = {
   'collapse-adam': () => collapseTable(load('collapse')),
   'collapse-warmup': () => warmupTable(load('collapse')),
   'collapse-sgd': () => collapseTable(load('collapse-sgd')),
+  'collapse-size': () => collapseTable(load('collapse-size')),
   'phi-objective': () => objectiveTable(load('phi-objective')),
   'phi-objective-pairs': () => objectivePairs(load('phi-objective')),
 };
@@ -136,7 +137,7 @@ function render() {
     const i = doc.indexOf(begin);
     const j = doc.indexOf(end);
     if (i < 0 || j < i) continue;
-    const dataName = name.startsWith('phi-objective') ? 'phi-objective' : name === 'collapse-sgd' ? 'collapse-sgd' : 'collapse';
+    const dataName = name.startsWith('phi-objective') ? 'phi-objective' : ['collapse-sgd', 'collapse-size'].includes(name) ? name : 'collapse';
     if (!existsSync(join(DATA, dataName, 'runs.json'))) {
       console.error(`${name}: no ${join(DATA, dataName, 'runs.json')} yet; block left as it is`);
       continue;

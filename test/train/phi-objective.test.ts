@@ -132,10 +132,16 @@ for (const mode of ['code', 'paper'] as const) {
         await useBackend('cpu');
         const r = setup(kind, quantizer, { mode, phiObjective: 'ste-regression' });
         r.run(0);
+        r.step.takeDiagnostics();
         for (let t = 1; t <= 3; t++) {
           const s = before(r.step, r.model, r.meta);
           r.run(t);
-          assertClose(r.take(), regressionOracle(at(kind, quantizer, mode, s, r.data.xs, r.data.labels), s.phi), `t=${t}`);
+          const o = at(kind, quantizer, mode, s, r.data.xs, r.data.labels);
+          assertClose(r.take(), regressionOracle(o, s.phi), `t=${t}`);
+          // The logged objective is J(φ₀) = ‖cal⊙m⁰ − δ‖²/‖δ‖².
+          const j = o.m0.reduce((a, m, i) => a + (o.cal[i]! * m - o.delta[i]!) ** 2, 0) / o.delta.reduce((a, d) => a + d * d, 0);
+          const logged = r.step.takeDiagnostics().phiRegressionError!;
+          assert.ok(Math.abs(logged - j) <= 1e-4 * j, `t=${t}: logged phiRegressionError ${logged} ≠ J(φ₀) ${j}`);
         }
         r.dispose();
       });

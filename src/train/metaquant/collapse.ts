@@ -6,10 +6,10 @@
  *  - the step reports cos_t (the mean over quantized kernels of cos(cal ⊙ m, δ), the `cosMetaSte`
  *    diagnostic) and its training loss L_t;
  *  - every `window` steps make one check: the window's mean cosine c̄ and mean loss L̄;
- *  - a streak is a run of consecutive checks with c̄ < 0; the detector warns when a streak
- *    reaches `checks` (K) checks and the latest L̄ exceeds the streak's first L̄ (the loss rose
- *    while the meta-gradient pointed away from STE); once per streak, re-armed by a check
- *    with c̄ ≥ 0.
+ *  - a streak is a run of consecutive checks with c̄ < 0; the detector warns when the last K
+ *    (`checks`) checks all belong to the streak and the latest L̄ exceeds the L̄ of K − 1 checks
+ *    earlier (the loss rose while the meta-gradient pointed away from STE); once per streak,
+ *    re-armed by a check with c̄ ≥ 0. (K = 1 never warns: there is no earlier check to rise from.)
  *
  * Defaults window 8, K 3: the earliest warning comes after 24 meta steps, within the first epoch
  * of the issue's 3000-image runs (24 steps per epoch at batch 128).
