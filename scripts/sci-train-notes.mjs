@@ -81,7 +81,7 @@ function paired(runs, a, b, seeds) {
   return { n: d.length, mean: mean(d), lo: half === null ? null : mean(d) - half, hi: half === null ? null : mean(d) + half, min: Math.min(...d), max: Math.max(...d) };
 }
 
-const showPaired = (p) => (p === null ? '–' : `${signed(100 * p.mean, 1)} [${p.lo === null ? '–' : signed(100 * p.lo, 1)}, ${p.hi === null ? '–' : signed(100 * p.hi, 1)}] (n ${p.n}; ${signed(100 * p.min, 1)}..${signed(100 * p.max, 1)})`;
+const showPaired = (p) => (p === null ? '–' : `${signed(100 * p.mean, 1)} [${p.lo === null ? '–' : signed(100 * p.lo, 1)}, ${p.hi === null ? '–' : signed(100 * p.hi, 1)}] (n ${p.n}; ${signed(100 * p.min, 1)}..${signed(100 * p.max, 1)})`);
 
 /** For each meta network with a `-warmup20` twin: warm-up vs base (all seeds and non-collapsed seeds) and vs STE. */
 function warmupTable(runs) {
