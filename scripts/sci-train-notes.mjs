@@ -106,27 +106,48 @@ function objectiveTable(runs) {
   return [base[0] + ' c, last epoch, per seed |', base[1] + '---|', ...base.slice(2).map((row, i) => `${row} ${cs[i]} |`)].join('\n');
 }
 
+/** The base objective a variant is compared with: its meta network's plain method, with the same weight decay. */
+function baseOf(m, methods) {
+  const net = m.startsWith('lstm-h') ? m.split('-').slice(0, 2).join('-') : m.split('-')[0];
+  const base = m.endsWith('-wd0') && m !== `${net}-wd0` && methods.includes(`${net}-wd0`) ? `${net}-wd0` : net;
+  return base !== m && methods.includes(base) ? base : null;
+}
+
 /** Paired differences against the base objective for each variant of a meta network. */
 function objectivePairs(runs) {
   const seeds = [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b);
   const methods = methodsOf(runs);
-  const head = '| variant | − its base objective (points) | − STE (points) |';
+  const head = '| variant | its base | − its base (points) | − STE (points) |';
   const rows = methods
-    .filter((m) => m !== 'ste' && methods.includes(m.split('-').slice(0, m.startsWith('lstm-h') ? 2 : 1).join('-')) && m.split('-').length > (m.startsWith('lstm-h') ? 2 : 1))
-    .map((m) => {
-      const base = m.split('-').slice(0, m.startsWith('lstm-h') ? 2 : 1).join('-');
-      return `| ${m} | ${showPaired(paired(runs, m, base, seeds))} | ${showPaired(paired(runs, m, 'ste', seeds))} |`;
-    });
-  return [head, '|---|---|---|', ...rows].join('\n');
+    .filter((m) => m !== 'ste' && baseOf(m, methods))
+    .map((m) => `| ${m} | ${baseOf(m, methods)} | ${showPaired(paired(runs, m, baseOf(m, methods), seeds))} | ${showPaired(paired(runs, m, 'ste', seeds))} |`);
+  return [head, '|---|---|---|---|', ...rows].join('\n');
+}
+
+/** Over every collected grid: does the collapse warning fire in exactly the runs that end below chance? */
+function warningCheck() {
+  const grids = ['collapse', 'collapse-sgd', 'collapse-size', 'phi-objective'].filter((g) => existsSync(join(DATA, g, 'runs.json')));
+  const seen = new Map();
+  for (const g of grids) for (const r of load(g)) if (r.cosMetaSte.some((c) => c !== null)) seen.set(JSON.stringify([r.method, r.optimizer, r.seed, r.testAccuracy]), r);
+  const runs = [...seen.values()];
+  const below = runs.filter((r) => r.finalAccuracy < CHANCE);
+  const warned = runs.filter((r) => r.collapseWarnings > 0);
+  const both = below.filter((r) => r.collapseWarnings > 0);
+  return [
+    `MetaQuant runs in ${grids.join(', ')} (runs shared between grids counted once): ${runs.length}; ` +
+      `ended below chance: ${below.length}; warned: ${warned.length}; both: ${both.length}; ` +
+      `warned but ended above chance: ${warned.length - both.length}; below chance without a warning: ${below.length - both.length}.`,
+  ].join('\n');
 }
 
 const BLOCKS = {
-  'collapse-adam': () => collapseTable(load('collapse')),
+  'collapse-adam': () => objectiveTable(load('collapse')),
   'collapse-warmup': () => warmupTable(load('collapse')),
   'collapse-sgd': () => collapseTable(load('collapse-sgd')),
   'collapse-size': () => collapseTable(load('collapse-size')),
   'phi-objective': () => objectiveTable(load('phi-objective')),
   'phi-objective-pairs': () => objectivePairs(load('phi-objective')),
+  'warning-check': () => warningCheck(),
 };
 
 function render() {
@@ -137,7 +158,7 @@ function render() {
     const i = doc.indexOf(begin);
     const j = doc.indexOf(end);
     if (i < 0 || j < i) continue;
-    const dataName = name.startsWith('phi-objective') ? 'phi-objective' : ['collapse-sgd', 'collapse-size'].includes(name) ? name : 'collapse';
+    const dataName = name.startsWith('phi-objective') ? 'phi-objective' : ['collapse-sgd', 'collapse-size'].includes(name) ? name : 'collapse'; // warning-check: any grid
     if (!existsSync(join(DATA, dataName, 'runs.json'))) {
       console.error(`${name}: no ${join(DATA, dataName, 'runs.json')} yet; block left as it is`);
       continue;
@@ -147,6 +168,22 @@ function render() {
   writeFileSync(NOTES + '.tmp', doc);
   renameSync(NOTES + '.tmp', NOTES);
   console.log(`${NOTES}: generated blocks updated`);
+  checkProse(doc);
+}
+
+/**
+ * Every decimal number in the hand-written prose (outside the generated blocks and code) must
+ * appear in a generated block, so that no hand-typed number can disagree with the tables.
+ */
+function checkProse(doc) {
+  const blocks = [...doc.matchAll(/<!-- BEGIN [^>]+ -->([\s\S]*?)<!-- END [^>]+ -->/g)].map((m) => m[1]).join('\n');
+  const prose = doc.replace(/<!-- BEGIN [^>]+ -->[\s\S]*?<!-- END [^>]+ -->/g, '').replace(/`[^`]*`/g, '').replace(/^    .*$/gm, '');
+  const numbers = [...prose.matchAll(/[+-]?\d+\.\d+/g)].map((m) => m[0]);
+  const missing = [...new Set(numbers)].filter((n) => !blocks.includes(n));
+  if (missing.length > 0) {
+    console.error(`${NOTES}: numbers in the prose that no generated table shows: ${missing.join(', ')}`);
+    process.exitCode = 1;
+  } else console.log(`${NOTES}: all ${numbers.length} decimal numbers in the prose appear in the generated tables`);
 }
 
 const [command, ...rest] = process.argv.slice(2);
