@@ -14,6 +14,12 @@ import { basename, join } from 'node:path';
 const DATA = 'docs/results/data';
 const NOTES = 'docs/results/sci-train-notes.md';
 const CHANCE = 0.1;
+/**
+ * A run *collapsed* when it ends below chance with a training loss that rose from the first epoch
+ * to the last (it went uphill); a run below chance whose loss fell is merely slow (e.g. plain SGD at
+ * lr 1e-3 after 2 epochs).
+ */
+const collapsed = (r) => r.finalAccuracy < CHANCE && last(r.trainLoss) > r.trainLoss[0];
 
 const pct = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : (100 * x).toFixed(1));
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -55,18 +61,19 @@ const signed = (x, digits = 2) => (x === null ? '–' : (x >= 0 ? '+' : '') + x.
 
 /** One row per method: per-seed finals, mean ± std, runs below chance, runs warned, last-epoch cos per seed. */
 function collapseTable(runs) {
-  const head = '| method | final test accuracy per seed (%) | mean ± std | below chance | warned | cos(meta, STE), last epoch, per seed |';
+  const head = '| method | final test accuracy per seed (%) | mean ± std | below chance | collapsed | warned | cos(meta, STE), last epoch, per seed |';
   const rows = methodsOf(runs).map((m) => {
     const rs = runs.filter((r) => r.method === m).sort((a, b) => a.seed - b.seed);
     const acc = rs.map((r) => r.finalAccuracy);
     const s = std(acc);
     const below = rs.filter((r) => r.finalAccuracy < CHANCE).length;
+    const down = rs.filter(collapsed).length;
     const warned = rs.filter((r) => r.collapseWarnings > 0).length;
     const cos = rs.map((r) => signed(last(r.cosMetaSte))).join(', ');
     const isMeta = rs.some((r) => last(r.cosMetaSte) !== null);
-    return `| ${m} | ${acc.map(pct).join(', ')} | ${pct(mean(acc))}${s === null ? '' : ` ± ${pct(s)}`} | ${below}/${rs.length} | ${isMeta ? `${warned}/${rs.length}` : '–'} | ${isMeta ? cos : '–'} |`;
+    return `| ${m} | ${acc.map(pct).join(', ')} | ${pct(mean(acc))}${s === null ? '' : ` ± ${pct(s)}`} | ${below}/${rs.length} | ${down}/${rs.length} | ${isMeta ? `${warned}/${rs.length}` : '–'} | ${isMeta ? cos : '–'} |`;
   });
-  return [head, '|---|---|---:|---:|---:|---|', ...rows].join('\n');
+  return [head, '|---|---|---:|---:|---:|---:|---|', ...rows].join('\n');
 }
 
 /** Paired per-seed difference of final accuracy, `a` − `b`: mean, t-based 95 % interval, min..max. */
@@ -130,14 +137,15 @@ function warningCheck() {
   const seen = new Map();
   for (const g of grids) for (const r of load(g)) if (r.cosMetaSte.some((c) => c !== null)) seen.set(JSON.stringify([r.method, r.optimizer, r.seed, r.testAccuracy]), r);
   const runs = [...seen.values()];
+  const down = runs.filter(collapsed);
   const below = runs.filter((r) => r.finalAccuracy < CHANCE);
   const warned = runs.filter((r) => r.collapseWarnings > 0);
-  const both = below.filter((r) => r.collapseWarnings > 0);
-  return [
+  const both = down.filter((r) => r.collapseWarnings > 0);
+  return (
     `MetaQuant runs in ${grids.join(', ')} (runs shared between grids counted once): ${runs.length}; ` +
-      `ended below chance: ${below.length}; warned: ${warned.length}; both: ${both.length}; ` +
-      `warned but ended above chance: ${warned.length - both.length}; below chance without a warning: ${below.length - both.length}.`,
-  ].join('\n');
+    `ended below chance: ${below.length}, of which collapsed (training loss rising): ${down.length}; warned: ${warned.length}; ` +
+    `collapsed and warned: ${both.length}; warned without collapsing: ${warned.length - both.length}; collapsed without a warning: ${down.length - both.length}.`
+  );
 }
 
 const BLOCKS = {
