@@ -103,14 +103,14 @@ function warmupTable(runs) {
   return [head, '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-/** Per method: accuracy as in collapseTable plus the effective c per seed at the last epoch (signed, never averaged). */
+/** Per method: accuracy as in collapseTable plus the effective c per seed, epoch by epoch (signed, never averaged across seeds). */
 function objectiveTable(runs) {
   const base = collapseTable(runs).split('\n');
   const cs = methodsOf(runs).map((m) => {
     const rs = runs.filter((r) => r.method === m).sort((a, b) => a.seed - b.seed);
-    return rs.some((r) => last(r.metaC) !== null) ? rs.map((r) => signed(last(r.metaC))).join(', ') : '–';
+    return rs.some((r) => last(r.metaC) !== null) ? rs.map((r) => r.metaC.map((c) => signed(c)).join('→')).join(', ') : '–';
   });
-  return [base[0] + ' c, last epoch, per seed |', base[1] + '---|', ...base.slice(2).map((row, i) => `${row} ${cs[i]} |`)].join('\n');
+  return [base[0] + ' c per seed (epoch means, 1→2) |', base[1] + '---|', ...base.slice(2).map((row, i) => `${row} ${cs[i]} |`)].join('\n');
 }
 
 /** The base objective a variant is compared with: its meta network's plain method, with the same weight decay. */
