@@ -153,6 +153,7 @@ const BLOCKS = {
   'collapse-warmup': () => warmupTable(load('collapse')),
   'collapse-sgd': () => collapseTable(load('collapse-sgd')),
   'collapse-size': () => collapseTable(load('collapse-size')),
+  'collapse-size-warmup': () => warmupTable(load('collapse-size')),
   'phi-objective': () => objectiveTable(load('phi-objective')),
   'phi-objective-pairs': () => objectivePairs(load('phi-objective')),
   'warning-check': () => warningCheck(),
@@ -166,7 +167,7 @@ function render() {
     const i = doc.indexOf(begin);
     const j = doc.indexOf(end);
     if (i < 0 || j < i) continue;
-    const dataName = name.startsWith('phi-objective') ? 'phi-objective' : ['collapse-sgd', 'collapse-size'].includes(name) ? name : 'collapse'; // warning-check: any grid
+    const dataName = name.startsWith('phi-objective') ? 'phi-objective' : name.startsWith('collapse-s') ? name.replace('-warmup', '') : 'collapse'; // warning-check: any grid
     if (!existsSync(join(DATA, dataName, 'runs.json'))) {
       console.error(`${name}: no ${join(DATA, dataName, 'runs.json')} yet; block left as it is`);
       continue;
