@@ -54,6 +54,8 @@ export interface TrainCallbacks {
   onEpochEnd?(m: EpochMetrics): void;
   /** A step was discarded or rolled back because of NaN/Inf (`--on-nan skip-batch|rollback`). */
   onNonFinite?(message: string): void;
+  /** A warning from the step strategy (e.g. MetaQuant's collapse watch), one line. */
+  onWarning?(message: string): void;
 }
 
 export interface RunOptions {
@@ -166,6 +168,7 @@ export class Trainer {
       const epochStart = performance.now();
       for (let b = this.position.batch; b < batches; b++) {
         const { result, before } = this.trainOn(order, b, epoch, multiplier);
+        for (const warning of this.step.takeWarnings?.() ?? []) callbacks.onWarning?.(warning);
         const bad = nonFiniteParts(result);
         if (bad.length > 0) {
           const { message, rolledBack } = this.applyNanPolicy(bad, result, `epoch ${epoch + 1}, step ${b + 1} of ${batches}`, before);
