@@ -21,7 +21,7 @@ import { defaultRunDir, removeStaleTempFiles, writeMetrics } from '../run/run-fo
 import { lrMultiplier } from './schedules.js';
 import type { StepResult, TrainStep } from './step.js';
 import { evaluate } from './evaluate.js';
-import { createStep, datasetFor, modelConfigFor, restoreTraining } from './factory.js';
+import { createStep, datasetFor, effectiveConfig, modelConfigFor, restoreTraining } from './factory.js';
 import { buildModelWithinMemory, checkRunMemory } from './memory.js';
 
 export type { EpochMetrics, RunPosition, CheckpointPayload } from '../run/checkpoint-payload.js';
@@ -128,7 +128,7 @@ export class Trainer {
     }
     const step = createStep(config, model);
     const out = config.out ?? defaultRunDir();
-    writeRunConfig(out, config);
+    writeRunConfig(out, effectiveConfig(config, dataset)); // defaults resolved: what the run uses
     return new Trainer(config, dataset, model, step, out, null);
   }
 
