@@ -99,6 +99,10 @@ test('one writer per folder: a second train is refused naming the holder; SIGINT
   assert.equal(await exited, 130, stderr);
   assert.equal(runJson(out).status, 'interrupted');
   assert.ok(!existsSync(join(out, 'run.lock')));
+  // Rerunning the original command after Ctrl-C does not start from scratch: it names --resume.
+  const rerun = run(['train', ...TINY, '--dataset', 'synthetic:8x8x1:4:256:32', '--batch-size', '8', '--epochs', '500', '--out', out]);
+  assert.equal(rerun.status, 2, rerun.stderr);
+  assert.match(rerun.stderr, /already holds a run \(.*its run\.json says interrupted after \d+ epochs\); continue it with --resume /);
 
   // A lock whose process is gone (same host) is stale: taken over.
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
