@@ -2,7 +2,7 @@
 // bundled by Vite once, when the package is built (`npm run build:demo`, run by `prepare`), into
 // dist/demo/, which the package ships: at run time the assets are copied and the model dropped
 // next to them, so no bundler is needed. From a checkout without dist/demo/ Vite builds them.
-import { cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../run/checkpoint-payload.js';
@@ -16,6 +16,39 @@ import { UsageError } from '../util/errors.js';
 export const DEMO_SOURCE_DIR = fileURLToPath(new URL('../../../demo/', import.meta.url));
 /** The page's bundled assets, as the package ships them (dist/demo/). */
 export const PREBUILT_DEMO_DIR = fileURLToPath(new URL('../../demo/', import.meta.url));
+
+/** The repository's sources (absent from an installed package): the page bundles code from src/. */
+const SOURCE_DIR = fileURLToPath(new URL('../../../src/', import.meta.url));
+
+/**
+ * Whether dist/demo/ can be used: it exists and, in a checkout, no source of the page (demo/, src/)
+ * is newer (e.g. a packed-format change after the last `npm run build:demo`). Stale assets are
+ * rebuilt with Vite where it is installed, else used with a warning.
+ */
+async function prebuiltIsCurrent(): Promise<boolean> {
+  const index = join(PREBUILT_DEMO_DIR, 'index.html');
+  if (!existsSync(index)) return false;
+  const built = statSync(index).mtimeMs;
+  const newer = [DEMO_SOURCE_DIR, SOURCE_DIR]
+    .filter((dir) => existsSync(dir))
+    .flatMap((dir) => readdirSync(dir, { recursive: true }).map((f) => join(dir, String(f))))
+    .find((f) => f.endsWith('.ts') && statSync(f).mtimeMs > built);
+  if (newer === undefined) return true;
+  if (!(await viteInstalled())) {
+    process.emitWarning(`the prebuilt demo page ${PREBUILT_DEMO_DIR} is older than ${newer}; using it anyway (npm run build:demo rebuilds it)`);
+    return true;
+  }
+  return false;
+}
+
+async function viteInstalled(): Promise<boolean> {
+  try {
+    await import('vite');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Bundles the page (demo/) with Vite into outDir: what `npm run build:demo` runs at build time. */
 export async function buildDemoAssets(outDir: string): Promise<void> {
@@ -64,7 +97,7 @@ export async function buildDemo(opts: DemoBuildOptions): Promise<DemoBuildResult
   } finally {
     model.dispose();
   }
-  if (existsSync(join(PREBUILT_DEMO_DIR, 'index.html'))) cpSync(PREBUILT_DEMO_DIR, outDir, { recursive: true });
+  if (await prebuiltIsCurrent()) cpSync(PREBUILT_DEMO_DIR, outDir, { recursive: true });
   else await buildDemoAssets(outDir);
   writeFileAtomic(join(outDir, 'model.mqp'), packed);
   const count = opts.samples ?? 12;
