@@ -22,6 +22,17 @@ export interface GradcheckOptions {
   quantizedSteps?: number[];
   /** Coordinates checked per φ tensor (chosen by a seeded draw; all when the tensor is smaller). */
   coordinates?: number;
+  /**
+   * Called as the check advances (it takes minutes with the LSTM meta network): `stage` names the
+   * part running, `done` of `total` counts its units (steps or loss evaluations).
+   */
+  onProgress?(p: GradcheckProgress): void;
+}
+
+export interface GradcheckProgress {
+  stage: string;
+  done: number;
+  total: number;
 }
 
 export interface ChainTerm {
@@ -98,20 +109,29 @@ export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport
   const batchAt = (b: number) => batchTensors(dataset, 'train', order, b % batchCount(order.length, config.batchSize), config.batchSize);
   const alpha = config.lr;
   const ctx = (b: number) => ({ epoch: 0, batchIndex: b, lr: alpha, lrMultiplier: 1 });
+  const progress = opts.onProgress ?? (() => {});
   try {
+    progress({ stage: 'warm-up steps', done: 0, total: warmup });
     for (let b = 0; b < warmup; b++) {
       const { x, y } = batchAt(b);
       step.step(x, y, ctx(b));
       tf.dispose([x, y]);
+      progress({ stage: 'warm-up steps', done: b + 1, total: warmup });
     }
     const { x, y } = batchAt(warmup);
+    progress({ stage: 'φ probe', done: 0, total: 1 });
     const probe = phiProbe(step, x, y, alpha);
+    progress({ stage: 'φ probe', done: 1, total: 1 });
     try {
       const objective: PhiObjective = config.phiPath === 'meta' ? 'eq8' : 'surrogate';
       const rng = new Rng(`gradcheck:${config.seed}`);
       const picks = new Map([...probe.phi0].map(([k, v]) => [k, pickCoordinates(v.length, coordinates, rng)]));
-      const differences = finiteDifferences(probe, objective, picks, fdStep, rng);
-      const quantized = quantizedSteps.map((h) => quantizedCheck(probe, picks, h));
+      const picked = [...picks.values()].reduce((s, p) => s + p.length, 0);
+      const fdCounter = counter('(b) central differences (loss evaluations)', 2 * picks.size + 2 * picked, progress);
+      const differences = finiteDifferences(probe, objective, picks, fdStep, rng, fdCounter);
+      const qCounter = counter('(c) quantized-loss differences (loss evaluations)', 2 * picked * quantizedSteps.length, progress);
+      const quantized = quantizedSteps.map((h) => quantizedCheck(probe, picks, h, qCounter));
+      progress({ stage: '(a) the chain and the probed step', done: 0, total: 1 });
       const loss = probe.loss('quantized');
       const chain = describeChain(config, step, model.quantizer!, probe, alpha);
       // The probed iteration itself: the gradient it hands to the meta optimizer.
@@ -121,6 +141,7 @@ export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport
       };
       step.step(x, y, ctx(warmup));
       step.metaOptimizer.onGradients = null;
+      progress({ stage: '(a) the chain and the probed step', done: 1, total: 1 });
       const notes: string[] = [];
       if (!applied) notes.push('the step applied no φ-gradient (--freeze-phi or --detach-phi): its gradient is reported as zero');
       if (config.phiPath === 'zeroth-order') notes.push("the zeroth-order path's gradient is a loss-difference estimate of the quantized loss; it need not match the STE surrogate's differences");
@@ -162,6 +183,13 @@ export async function gradcheck(opts: GradcheckOptions): Promise<GradcheckReport
   }
 }
 
+/** Counts a stage's units of work for onProgress: the start, then every unit. */
+function counter(stage: string, total: number, report: (p: GradcheckProgress) => void): () => void {
+  let done = 0;
+  report({ stage, done, total });
+  return () => report({ stage, done: ++done, total });
+}
+
 /** Up to `n` distinct coordinates of a tensor of `size` elements, seeded; all of them when size ≤ n. */
 function pickCoordinates(size: number, n: number, rng: Rng): number[] {
   const all = Array.from({ length: size }, (_, i) => i);
@@ -196,19 +224,24 @@ interface TensorDifferences {
   roundoffFloor: number;
 }
 
-function finiteDifferences(probe: PhiProbe, objective: PhiObjective, picks: Map<string, number[]>, relStep: number, rng: Rng): TensorDifferences[] {
+function finiteDifferences(probe: PhiProbe, objective: PhiObjective, picks: Map<string, number[]>, relStep: number, rng: Rng, tick: () => void): TensorDifferences[] {
   const scale = probe.roundoffScale(objective);
   return [...probe.phi0].map(([name, values]) => {
     const h = relStep * rms(values);
     const direction = Float32Array.from(values, () => (rng.next() < 0.5 ? -1 : 1));
     const along = (sign: number) => new Map(probe.phi0).set(name, Float32Array.from(values, (x, i) => x + sign * h * direction[i]!));
-    const directionalFd = (probe.loss(objective, along(1)) - probe.loss(objective, along(-1))) / (2 * h);
+    const lossAt = (phi: Map<string, Float32Array>) => {
+      const l = probe.loss(objective, phi);
+      tick();
+      return l;
+    };
+    const directionalFd = (lossAt(along(1)) - lossAt(along(-1))) / (2 * h);
     const coordinates = picks.get(name)!;
     const fd = coordinates.map((i) => {
       // The perturbed value as float32 stores it, so the step divided by is the step taken.
       const plus = Math.fround(values[i]! + h);
       const minus = Math.fround(values[i]! - h);
-      return (probe.loss(objective, shifted(probe.phi0, name, i, plus - values[i]!)) - probe.loss(objective, shifted(probe.phi0, name, i, minus - values[i]!))) / (plus - minus);
+      return (lossAt(shifted(probe.phi0, name, i, plus - values[i]!)) - lossAt(shifted(probe.phi0, name, i, minus - values[i]!))) / (plus - minus);
     });
     return { tensor: name, size: values.length, coordinates, fd, direction, directionalFd, roundoffFloor: (2 ** -23 * Math.max(scale, 1e-30)) / h };
   });
@@ -236,7 +269,7 @@ function compareWithApplied(d: TensorDifferences, applied: Float32Array): Surrog
   };
 }
 
-function quantizedCheck(probe: PhiProbe, picks: Map<string, number[]>, relStep: number): QuantizedCheck {
+function quantizedCheck(probe: PhiProbe, picks: Map<string, number[]>, relStep: number, tick: () => void): QuantizedCheck {
   let zeros = 0;
   let count = 0;
   let maxDiff = 0;
@@ -244,7 +277,10 @@ function quantizedCheck(probe: PhiProbe, picks: Map<string, number[]>, relStep: 
   for (const [name, values] of probe.phi0) {
     const h = relStep * rms(values);
     for (const i of picks.get(name)!) {
-      const d = probe.loss('quantized', shifted(probe.phi0, name, i, h)) - probe.loss('quantized', shifted(probe.phi0, name, i, -h));
+      const plus = probe.loss('quantized', shifted(probe.phi0, name, i, h));
+      tick();
+      const d = plus - probe.loss('quantized', shifted(probe.phi0, name, i, -h));
+      tick();
       count++;
       if (d === 0) zeros++;
       maxDiff = Math.max(maxDiff, Math.abs(d));

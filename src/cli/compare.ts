@@ -13,6 +13,7 @@ import { argsForConfig } from '../config/flags.js';
 import { parseInteger, parseIntegerList } from './options.js';
 import { GridProgress } from './grid-progress.js';
 import { QUEUE_HELP, queueOptions, queueSettings, runOnQueue } from './compare-queue.js';
+import { redactArgs } from '../queue/redis-url.js';
 
 const HELP = `
 Method spec: ${METHOD_SPEC_SYNTAX}
@@ -32,6 +33,15 @@ Writes OUT/summary.csv, summary.json, summary.md (accuracy in %, std = sample st
 (one offline file with the table and charts) and OUT/plots/*.svg. 'metaquant report OUT' rebuilds them.`;
 
 const LOCK_FILE = '.compare.lock';
+
+/** This invocation as a shell command line (a queue URL's password redacted), for grid.json and the report. */
+function commandLine(): string {
+  const quote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['metaquant', ...redactArgs(process.argv.slice(2))].map(quote).join(' ');
+}
+
+/** The recorded command lines plus this one (a rerun of the same command is recorded once). */
+const withCommand = (recorded: readonly string[] | undefined, command: string) => [...(recorded ?? []).filter((c) => c !== command), command];
 
 /** One compare per folder at a time: a lock naming the pid, taken over when that process is gone. */
 function takeLock(dir: string): () => void {
@@ -100,7 +110,8 @@ export function compareCommand(): Command {
       epochs: pick(o.epochs as number | undefined, config.epochs, 5),
       common,
     });
-    const all = mergeGrid(out, readGridFile(out), runs);
+    const previous = readGridFile(out);
+    const all = mergeGrid(out, previous, runs);
 
     if (o.dryRun) {
       for (const r of runs) process.stdout.write(`${r.id}\t${describeState(out, r)}\tmetaquant train ${argsForConfig(r.config).join(' ')} --out ${runDir(out, r.id)}\n`);
@@ -124,10 +135,10 @@ export function compareCommand(): Command {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const progress = new GridProgress(out, runs, Boolean(o.quiet));
+    const progress = new GridProgress(out, runs, Boolean(o.quiet), queued ? undefined : jobs);
     let outcome;
     try {
-      writeGridFile(out, all);
+      writeGridFile(out, all, withCommand(previous?.commands, commandLine()));
       outcome = queue
         ? await runOnQueue(out, runs, queue, { onEvent: progress.onEvent, signal: controller.signal, log: (line) => progress.note(line) })
         : await runGrid(out, runs, { jobs, onEvent: progress.onEvent, signal: controller.signal });

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { gradcheck, type GradcheckReport } from '../analysis/gradcheck.js';
 import { addTrainFlags, configFromFlags } from '../config/flags.js';
 import { parseInteger, parseNumber } from './options.js';
+import { gradcheckProgress } from './gradcheck-progress.js';
 
 function parseNumberList(value: string): number[] {
   const list = value.split(',').map((v) => parseNumber(v.trim()));
@@ -23,15 +24,23 @@ export function gradcheckCommand(): Command {
     .option('--quantized-steps <list>', "(c): steps for the quantized loss, relative to each phi tensor's RMS", parseNumberList, [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6])
     .option('--coordinates <n>', 'phi coordinates checked per tensor (seeded choice)', parseInteger, 8)
     .option('--json', 'print one JSON object', false)
+    .option('--quiet', 'no progress on stderr', false)
     .action(async (o: Record<string, unknown>, command: Command) => {
       const config = { ...GRADCHECK_DEFAULTS, ...configFromFlags(command) };
-      const report = await gradcheck({
-        config,
-        warmupSteps: o.warmupSteps as number,
-        fdStep: o.fdStep as number,
-        quantizedSteps: o.quantizedSteps as number[],
-        coordinates: o.coordinates as number,
-      });
+      const progress = gradcheckProgress(Boolean(o.quiet));
+      let report: GradcheckReport;
+      try {
+        report = await gradcheck({
+          config,
+          warmupSteps: o.warmupSteps as number,
+          fdStep: o.fdStep as number,
+          quantizedSteps: o.quantizedSteps as number[],
+          coordinates: o.coordinates as number,
+          onProgress: progress.onProgress,
+        });
+      } finally {
+        progress.stop();
+      }
       process.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatReport(report));
     });
   return cmd;

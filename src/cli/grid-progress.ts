@@ -1,11 +1,13 @@
 import cliProgress from 'cli-progress';
 import type { RunSpec } from '../compare/grid.js';
-import { metricsEpochs, runDir, type RunEvent } from '../compare/runner.js';
+import { metricsEpochSeconds, readRunResult, runDir, type RunEvent, type RunResult } from '../compare/runner.js';
+import { describeEta, estimateRemaining, methodCostKey, type RunCost } from '../compare/eta.js';
 
 /**
  * Progress of a whole grid on stderr. On a terminal: one bar counting epochs over all runs (read
  * from the running runs' metrics.jsonl every second) with runs done/running/failed; otherwise one
- * plain line per run event.
+ * plain line per run event. The ETA comes from each method's measured seconds per epoch times the
+ * epochs left (compare/eta.ts), not from the bar's rate: a grid's cheap runs often finish first.
  */
 export class GridProgress {
   private readonly total: number;
@@ -18,12 +20,17 @@ export class GridProgress {
   private timer?: NodeJS.Timeout;
   private readonly tty: boolean;
   private readonly plain: boolean;
+  /** Per run: its method's cost key, epochs and the measured seconds of its finished epochs. */
+  private readonly costs = new Map<string, RunCost>();
 
+  /** `jobs`: runs training at once (compare --queue: undefined, the runs seen running are used). */
   constructor(
     private readonly dir: string,
     private readonly runs: readonly RunSpec[],
     quiet: boolean,
+    private readonly jobs?: number,
   ) {
+    for (const r of runs) this.costs.set(r.id, { key: methodCostKey(r.config), epochs: r.epochs, epochSeconds: this.measured(r), done: false });
     this.tty = Boolean(process.stderr.isTTY) && !quiet;
     this.plain = !quiet && !this.tty;
     this.total = runs.reduce((s, r) => s + r.epochs, 0);
@@ -31,10 +38,10 @@ export class GridProgress {
       this.multibar = new cliProgress.MultiBar(
         {
           stream: process.stderr,
-          format: 'grid |{bar}| {value}/{total} epochs  runs {done}/{runs} done, {running} running, {failed} failed  ETA {eta_formatted}',
+          format: 'grid |{bar}| {value}/{total} epochs  runs {done}/{runs} done, {running} running, {failed} failed  {etaText}',
           hideCursor: true,
           clearOnComplete: false,
-          etaBuffer: 50,
+          barsize: 24,
         },
         cliProgress.Presets.shades_classic,
       );
@@ -44,12 +51,36 @@ export class GridProgress {
   }
 
   private payload() {
-    return { done: this.done, runs: this.runs.length, running: this.running.size, failed: this.failed };
+    return { done: this.done, runs: this.runs.length, running: this.running.size, failed: this.failed, etaText: this.eta() }; // not 'eta': cli-progress's own token
+  }
+
+  private measured(r: RunSpec): number[] {
+    return metricsEpochSeconds(runDir(this.dir, r.id)).slice(0, r.epochs);
+  }
+
+  /**
+   * Re-reads a run's measured epochs; `done`: it has nothing left to train (finished or failed);
+   * `result`: a finished run's result, whose wall time gives its overhead outside the epochs.
+   */
+  private update(r: RunSpec, done?: boolean, result?: RunResult): void {
+    const c = this.costs.get(r.id);
+    if (!c) return;
+    const epochSeconds = this.measured(r);
+    const overheadSeconds = result && !result.resumed ? result.wallSeconds - epochSeconds.reduce((a, b) => a + b, 0) : c.overheadSeconds;
+    this.costs.set(r.id, { ...c, epochSeconds, done: done ?? c.done, overheadSeconds });
+  }
+
+  /** The ETA text, e.g. `ETA ~12m 05s`, with the methods whose cost is still a prior. */
+  eta(): string {
+    return describeEta(estimateRemaining([...this.costs.values()], this.jobs ?? Math.max(1, this.running.size)));
   }
 
   private refresh(): void {
     let value = this.finishedEpochs;
-    for (const r of this.running.values()) value += Math.min(r.epochs, metricsEpochs(runDir(this.dir, r.id)));
+    for (const r of this.running.values()) {
+      this.update(r);
+      value += this.costs.get(r.id)!.epochSeconds.length;
+    }
     this.bar?.update(value, this.payload());
   }
 
@@ -64,6 +95,7 @@ export class GridProgress {
       case 'skip':
         this.done++;
         this.finishedEpochs += e.run.epochs;
+        this.update(e.run, true, readRunResult(this.dir, e.run.id));
         this.line(`[${this.done}/${this.runs.length}] already finished: ${label}`);
         break;
       case 'start':
@@ -81,11 +113,13 @@ export class GridProgress {
         this.running.delete(e.run.id);
         this.done++;
         this.finishedEpochs += e.run.epochs;
-        this.line(`[${this.done}/${this.runs.length}] finished ${label}: test accuracy ${(e.result.train.testAccuracy * 100).toFixed(2)}% in ${e.result.wallSeconds.toFixed(1)} s`);
+        this.update(e.run, true, e.result);
+        this.line(`[${this.done}/${this.runs.length}] finished ${label}: test accuracy ${(e.result.train.testAccuracy * 100).toFixed(2)}% in ${e.result.wallSeconds.toFixed(1)} s; ${this.eta()}`);
         break;
       case 'fail':
         this.running.delete(e.run.id);
         this.failed++;
+        this.update(e.run, true);
         this.line(`FAILED ${label}: ${e.reason} (log: ${e.log})`);
         break;
       case 'interrupted':

@@ -19,9 +19,10 @@ function formatMetrics(m: EpochMetrics): string {
  */
 export function progressCallbacks(totalEpochs: number, quiet: boolean): TrainCallbacks {
   const onNonFinite = (message: string) => process.stderr.write(`metaquant: ${message}\n`);
-  if (quiet) return { onNonFinite };
+  const onWarning = onNonFinite;
+  if (quiet) return { onNonFinite, onWarning };
   if (!process.stderr.isTTY) {
-    return { onEpochEnd: (m) => process.stderr.write(formatMetrics(m) + '\n'), onNonFinite };
+    return { onEpochEnd: (m) => process.stderr.write(formatMetrics(m) + '\n'), onNonFinite, onWarning };
   }
   let bar: cliProgress.SingleBar | undefined;
   return {
@@ -41,6 +42,10 @@ export function progressCallbacks(totalEpochs: number, quiet: boolean): TrainCal
       bar?.update(p.batch + 1, { loss: p.loss.toFixed(4), acc: (p.accuracy * 100).toFixed(2), ips: p.imagesPerSecond.toFixed(0) });
     },
     onNonFinite,
+    onWarning(message) {
+      bar?.stop();
+      process.stderr.write(`metaquant: ${message}\n`);
+    },
     onEpochEnd(m) {
       bar?.stop();
       process.stderr.write(formatMetrics(m) + '\n');

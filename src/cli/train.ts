@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { Trainer, type EpochMetrics, type TrainResult } from '../train/trainer.js';
 import { addTrainFlags, configFromFlags } from '../config/flags.js';
+import { parseTrainConfig } from '../config/schema.js';
 import { readConfigFile } from '../run/run-config.js';
 import { defaultRunDir } from '../run/run-folder.js';
 import { acquireRunLock, type RunLock } from '../run/run-lock.js';
@@ -97,7 +98,7 @@ export function trainCommand(): Command {
         lock = acquireRunLock(out);
         try {
           prepareFreshRunFolder(out, { overwrite: Boolean(o.overwrite), configFile: o.config ? String(o.config) : undefined });
-          trainer = await Trainer.create({ ...input, out });
+          trainer = await Trainer.create(parseTrainConfig({ ...input, out })); // a file's key 'data' is an unknown key here
         } finally {
           if (!trainer!) lock.release();
         }

@@ -17,8 +17,9 @@ export interface Chart {
 }
 
 const panel = (r: { quantizer: string; optimizer: string }) => `${r.quantizer} · ${r.optimizer}`;
-const PANEL_WIDTH = 260;
-const PANEL_HEIGHT = 170;
+// Two panels side by side fill the report's width (the SVG scales to it): text stays readable.
+const PANEL_WIDTH = 430;
+const PANEL_HEIGHT = 220;
 
 interface CurveMetric {
   key: string;
@@ -48,24 +49,49 @@ function gridOrder(data: GridData): Order {
   return { methods: [...new Set(data.runs.map((r) => r.method))], panels: [...new Set(data.runs.map(panel))] };
 }
 
-const colorOf = (order: Order) => ({ field: 'method', type: 'nominal' as const, title: 'method', scale: { domain: order.methods }, sort: order.methods });
+/** vega's category10: the colour of the i-th method of the grid, in every chart. */
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+export const methodColour = (order: Order, method: string) => PALETTE[Math.max(0, order.methods.indexOf(method)) % PALETTE.length]!;
 
-/** Mean line with a min–max band over seeds, per method, one panel per quantizer × optimizer. */
+/**
+ * The method colour encoding of a chart whose data holds `present` methods: the legend lists only
+ * those (a MetaQuant-only chart does not list ste), each in its grid-wide colour.
+ */
+function colorOf(order: Order, present: readonly string[] = order.methods) {
+  const domain = order.methods.filter((m) => present.includes(m));
+  // symbolOpacity 1: the legend's swatches would otherwise take the pale band's opacity, not the lines' colour.
+  return { field: 'method', type: 'nominal' as const, title: 'method', scale: { domain, range: domain.map((m) => methodColour(order, m)) }, sort: domain, legend: { symbolOpacity: 1 } };
+}
+
+/**
+ * Mean line with a min–max band over seeds, per method, one panel per quantizer × optimizer; the
+ * epochs that unfinished runs have finished so far as dashed lines, one per run (not in the mean).
+ */
 function curveChart(data: GridData, order: Order, m: CurveMetric, caption: string): Chart | undefined {
   const values: Array<Record<string, string | number>> = [];
   for (const cell of groupByCell(data.finished)) {
     for (const p of curve(cell, m.key)) {
       const first = cell[0]!;
-      values.push({ method: first.method, panel: panel(first), epoch: p.epoch, mean: p.mean * m.scale, lo: p.min * m.scale, hi: p.max * m.scale, n: p.n });
+      values.push({ kind: 'mean', method: first.method, panel: panel(first), epoch: p.epoch, mean: p.mean * m.scale, lo: p.min * m.scale, hi: p.max * m.scale, n: p.n });
     }
   }
+  const partial = unfinishedPoints(data, m);
+  values.push(...partial);
   if (values.length === 0) return undefined;
   const x = { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { tickMinStep: 1 } };
-  const color = colorOf(order);
+  const color = colorOf(order, [...new Set(values.map((v) => String(v.method)))]);
+  const kind = (k: string) => ({ filter: `datum.kind === '${k}'` });
+  const dashed = partial.length === 0 ? [] : [
+    {
+      transform: [kind('unfinished')],
+      mark: { type: 'line' as const, strokeDash: [5, 4], point: { filled: false } },
+      encoding: { x, y: { field: 'mean', type: 'quantitative' as const, title: m.axis, scale: { zero: false } }, color, detail: { field: 'run', type: 'nominal' as const } },
+    },
+  ];
   return {
     name: m.name,
     title: m.title,
-    caption,
+    caption: partial.length === 0 ? caption : `${caption} Dashed, hollow points: runs not finished yet, each run's epochs so far (not in the mean or band).`,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       data: { values },
@@ -75,13 +101,26 @@ function curveChart(data: GridData, order: Order, m: CurveMetric, caption: strin
         width: PANEL_WIDTH,
         height: PANEL_HEIGHT,
         layer: [
-          { mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: m.axis, scale: { zero: false } }, y2: { field: 'hi' }, color } },
-          { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: m.axis, scale: { zero: false } }, color } },
+          { transform: [kind('mean')], mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: m.axis, scale: { zero: false } }, y2: { field: 'hi' }, color } },
+          { transform: [kind('mean')], mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: m.axis, scale: { zero: false } }, color } },
+          ...dashed,
         ],
       },
       resolve: { scale: { y: 'independent' } },
     } as TopLevelSpec,
   };
+}
+
+/** Per epoch that an unfinished run finished: its value (in `mean`, the field the y axis reads), marked kind 'unfinished'. */
+function unfinishedPoints(data: GridData, m: CurveMetric): Array<Record<string, string | number>> {
+  const points: Array<Record<string, string | number>> = [];
+  for (const u of data.unfinished) {
+    for (const h of u.history) {
+      const v = h[m.key];
+      if (typeof v === 'number' && Number.isFinite(v)) points.push({ kind: 'unfinished', method: u.run.method, panel: panel(u.run), run: u.run.id, epoch: h.epoch, mean: v * m.scale });
+    }
+  }
+  return points;
 }
 
 /** Final test accuracy per cell: bar = mean over seeds, error bar = ± one sample std. */
@@ -106,10 +145,10 @@ function summaryBarChart(rows: readonly SummaryRow[], order: Order): Chart | und
       facet: { field: 'panel', type: 'nominal', title: null, sort: order.panels },
       columns: 2,
       spec: {
-        width: { step: 36 },
+        width: PANEL_WIDTH,
         height: PANEL_HEIGHT,
         layer: [
-          { mark: { type: 'bar', opacity: 0.85 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'final test accuracy (%)' }, color: { ...colorOf(order), legend: null } } },
+          { mark: { type: 'bar', opacity: 0.85 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'final test accuracy (%)' }, color: { ...colorOf(order, rows.map((r) => r.method)), legend: null } } },
           { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { value: 'black' } } },
           { mark: { type: 'tick', thickness: 1.5, width: 10 }, encoding: { x, y: { field: 'hi', type: 'quantitative' }, color: { value: 'black' } } },
           { mark: { type: 'tick', thickness: 1.5, width: 10 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, color: { value: 'black' } } },

@@ -127,7 +127,12 @@ const uniqueIds = (runs: Array<{ id: string }>, ctx: z.RefinementCtx) => {
   }
 };
 
-const GridHeaderSchema = z.object({ format: z.literal('metaquant-compare-grid'), version: z.union([z.literal(1), z.literal(GRID_VERSION)]) });
+const GridHeaderSchema = z.object({
+  format: z.literal('metaquant-compare-grid'),
+  version: z.union([z.literal(1), z.literal(GRID_VERSION)]),
+  /** The compare command lines that made the grid (optional: absent in files of earlier versions). */
+  commands: z.array(z.string()).optional(),
+});
 const GRID_SCHEMAS = {
   1: z.object({ runs: z.array(z.object({ ...runFields, args: z.array(z.string()) })).superRefine(uniqueIds) }),
   2: z.object({ runs: z.array(z.object({ ...runFields, config: z.record(z.string(), z.unknown()) })).superRefine(uniqueIds) }),
@@ -137,6 +142,8 @@ export interface GridFile {
   format: 'metaquant-compare-grid';
   version: typeof GRID_VERSION;
   runs: RunSpec[];
+  /** Each compare command line that made or grew the grid (the report shows them), oldest first. */
+  commands?: string[];
 }
 
 function schemaProblem(file: string, error: z.ZodError): InputFileError {
@@ -180,7 +187,7 @@ export function readGridFile(dir: string): GridFile | undefined {
     epochs,
     config: recordedConfig(file, { id, ...recorded }),
   }));
-  return { format: 'metaquant-compare-grid', version: GRID_VERSION, runs };
+  return { format: 'metaquant-compare-grid', version: GRID_VERSION, runs, ...(header.data.commands ? { commands: header.data.commands } : {}) };
 }
 
 /** The fields where two configs differ, as `key: old → new`. */
@@ -217,7 +224,8 @@ export function mergeGrid(dir: string, previous: GridFile | undefined, runs: Run
   return merged;
 }
 
-export function writeGridFile(dir: string, runs: RunSpec[]): void {
-  const file: GridFile = { format: 'metaquant-compare-grid', version: GRID_VERSION, runs };
+/** `commands`: the compare command lines to record (see GridFile); none leaves the key out. */
+export function writeGridFile(dir: string, runs: RunSpec[], commands?: readonly string[]): void {
+  const file: GridFile = { format: 'metaquant-compare-grid', version: GRID_VERSION, runs, ...(commands?.length ? { commands: [...commands] } : {}) };
   writeFileAtomic(join(dir, GRID_FILE), JSON.stringify(file, null, 2) + '\n');
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { gridCharts, renderSvg } from './charts.js';
+import { setupSection } from './report-setup.js';
 import { writeSummary, type SummaryFiles, type SummaryRow } from './summary.js';
 
 /**
@@ -58,6 +59,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .warn { color: #a33; }
 figure { margin: 2em 0; }
 figcaption { font-size: 0.9em; color: #555; max-width: 800px; }
+/* Charts take the page's width (vega's SVG has a viewBox, so it scales). */
+figure svg { width: 100%; height: auto; }
+pre.command { background: #f6f6f6; padding: 0.5em; overflow-x: auto; white-space: pre-wrap; font-size: 0.85em; }
+#setup-table th { width: 10em; }
 .note { font-size: 0.9em; color: #555; max-width: 800px; }
 `;
 
@@ -86,6 +91,7 @@ export async function writeReport(dir: string, summary: SummaryFiles): Promise<R
 <body>
 <h1>metaquant compare</h1>
 <p>${d.runs.length} runs in the grid: ${d.finished.length} finished, ${failed} failed, ${d.unfinished.length - failed} not finished. Generated ${new Date().toISOString()}.</p>
+${setupSection(d.runs, d.commands)}
 <h2>Summary</h2>
 ${summaryTable(summary.rows, summary.empty, summary.lastK)}
 <p class="note">Test accuracy in percent over seeds; ± is the sample standard deviation (n − 1; none for one seed).

@@ -83,11 +83,28 @@ export function checkpointEpochs(dir: string): number | undefined {
 
 /** Epochs recorded in a run folder's metrics.jsonl (for progress only). */
 export function metricsEpochs(dir: string): number {
+  return metricsEpochSeconds(dir).length;
+}
+
+/** The `seconds` of each epoch in a run folder's metrics.jsonl (for progress and ETA only; NaN where unreadable). */
+export function metricsEpochSeconds(dir: string): number[] {
+  let text: string;
   try {
-    return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').length;
+    text = readFileSync(join(dir, 'metrics.jsonl'), 'utf8');
   } catch {
-    return 0;
+    return [];
   }
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      try {
+        const seconds = (JSON.parse(l) as { seconds?: unknown }).seconds;
+        return typeof seconds === 'number' ? seconds : Number.NaN;
+      } catch {
+        return Number.NaN; // a line being written
+      }
+    });
 }
 
 /**

@@ -11,8 +11,10 @@ export interface GridData {
   dir: string;
   runs: RunSpec[];
   finished: Array<RunMetrics & { id: string; result: RunResult }>;
-  /** Runs without a result.json: failed (error.log present) or not run/interrupted. */
-  unfinished: Array<{ run: RunSpec; failed: boolean }>;
+  /** Runs without a result.json: failed (error.log present) or not run/interrupted; history: the epochs they finished. */
+  unfinished: Array<{ run: RunSpec; failed: boolean; history: RunMetrics['history'] }>;
+  /** The compare command lines recorded in grid.json (none in folders of earlier versions). */
+  commands: string[];
 }
 
 function readHistory(file: string): RunMetrics['history'] {
@@ -32,15 +34,24 @@ function readHistory(file: string): RunMetrics['history'] {
   });
 }
 
+/** An unfinished run's epochs so far (none when it has no readable metrics yet: it may be writing them). */
+function partialHistory(file: string): RunMetrics['history'] {
+  try {
+    return existsSync(file) ? readHistory(file) : [];
+  } catch {
+    return [];
+  }
+}
+
 export function loadGrid(dir: string): GridData {
   const grid = readGridFile(dir);
   if (!grid) throw new UsageError(`${dir} is not a compare folder (no ${GRID_FILE}); run metaquant compare --out ${dir} first`);
-  const data: GridData = { dir, runs: grid.runs, finished: [], unfinished: [] };
+  const data: GridData = { dir, runs: grid.runs, finished: [], unfinished: [], commands: grid.commands ?? [] };
   for (const run of grid.runs) {
     const result = readRunResult(dir, run.id);
     const folder = runDir(dir, run.id);
     if (!result) {
-      data.unfinished.push({ run, failed: existsSync(join(folder, ERROR_LOG)) });
+      data.unfinished.push({ run, failed: existsSync(join(folder, ERROR_LOG)), history: partialHistory(join(folder, 'metrics.jsonl')) });
       continue;
     }
     const history = readHistory(join(folder, 'metrics.jsonl'));

@@ -30,3 +30,7 @@ export type PhiPath = (typeof PHI_PATHS)[number];
 /** Zeroth-order φ path: Rademacher (SPSA) or antithetic Gaussian (ES) perturbations. */
 export const ZO_METHODS = ['spsa', 'es'] as const;
 export type ZerothOrderMethod = (typeof ZO_METHODS)[number];
+
+/** What trains φ (issue 17): the task loss (the reference) or regression onto the STE gradient. */
+export const PHI_OBJECTIVES = ['base', 'ste-regression'] as const;
+export type PhiObjective = (typeof PHI_OBJECTIVES)[number];

@@ -8,7 +8,7 @@ import { MODEL_NAMES } from '../models/architectures.js';
 import { registeredQuantizerNames } from '../quantizers/registry.js';
 import { registeredMetaKinds } from '../meta/registry.js';
 import { META_ACTIVATIONS } from '../meta/types.js';
-import { METHODS, MQ_MODES, ON_NAN, OPTIMIZERS, PHI_PATHS, SCHEDULES, ZO_METHODS } from './choices.js';
+import { METHODS, MQ_MODES, ON_NAN, OPTIMIZERS, PHI_OBJECTIVES, PHI_PATHS, SCHEDULES, ZO_METHODS } from './choices.js';
 import { parseInteger, parseIntegerList, parseNumber } from './flag-values.js';
 
 export interface Field<S extends z.ZodType = z.ZodType> {
@@ -98,6 +98,14 @@ export const TRAIN_FIELDS = {
   lstmReset: { schema: z.boolean().default(false), help: 'zero the LSTM meta state every step' },
   freezePhi: { schema: z.boolean().default(false), help: 'ablation: never train phi' },
   detachPhi: { schema: z.boolean().default(false), help: 'ablation: no path from the loss to phi' },
+  // --- issue 17 (sci-train): what trains φ, its warm-up, and a frozen φ with a fixed c ---
+  phiObjective: {
+    schema: oneOf(PHI_OBJECTIVES, 'phi objective').default('base'),
+    ...choice('what trains phi: base (the task loss, the reference) or ste-regression (fit cal*M_phi to the STE gradient)', fixed(PHI_OBJECTIVES), '<objective>'),
+  },
+  metaWarmup: { schema: z.number().int().min(0).default(0), ...int('<steps>', 'first this many MetaQuant steps: phi by ste-regression, weights by STE; then --phi-objective') },
+  fixC: { schema: z.number().nullable().default(null), ...num('<c>', "with --freeze-phi: set the meta network's scalar c to this value (fcgrad/multifc: rescale the last layer; lstm: output layer = constant c)") },
+  // --- end issue 17 (sci-train) ---
   maxMetaMemory: { schema: z.number().positive().default(8), ...num('<GiB>', 'refuse LSTM meta state larger than this') },
   optimizer: { schema: oneOf(OPTIMIZERS, 'optimizer').default('adam'), ...choice('base optimizer', fixed(OPTIMIZERS)) },
   lr: { schema: z.number().positive().default(1e-3), ...num('<alpha>', 'base learning rate') },

@@ -16,6 +16,7 @@ import { loadFashionMnist, loadIdxFolder } from './idx.js';
 import { loadCifar10, loadCifar100 } from './cifar.js';
 import { generateSynthetic, parseSyntheticSpec, SYNTHETIC_SYNTAX } from './synthetic.js';
 import { channelStats, takeFirst } from './pipeline.js';
+import { USER_DATA_NAME } from './user-data.js';
 
 export type { Batch, DataSplit, Dataset } from './types.js';
 export { loadBundledMnist, BUNDLED_MNIST_TRAIN, BUNDLED_MNIST_TEST } from './bundled-mnist.js';
@@ -45,6 +46,7 @@ export {
   type MakeBatchOptions,
 } from './pipeline.js';
 export { batchTensors, type BatchTensorOptions, type TensorBatch } from './batch-tensors.js';
+export { datasetFromUserData, USER_DATA_NAME, type UserData, type UserTensors, type UserDatasets, type UserDataOptions } from './user-data.js';
 
 /** Data-set names accepted by loadDataset (parameterised ones shown with their syntax). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'idx:DIR', SYNTHETIC_SYNTAX] as const;
@@ -110,6 +112,8 @@ export async function loadDataset(opts: LoadDatasetOptions): Promise<Dataset> {
       return loadCifar10(requireDataDir('cifar10', dataDir, 'data_batch_1.bin … data_batch_5.bin and test_batch.bin'), limits);
     case 'cifar100':
       return loadCifar100(requireDataDir('cifar100', dataDir, 'train.bin and test.bin'), limits);
+    case USER_DATA_NAME:
+      throw new UsageError(`dataset '${USER_DATA_NAME}': this run trained on data passed to Trainer.create({ data }); in the library, pass the same data again (Trainer.resume(dir, {}, data))`);
     case 'synthetic':
       return applyLimits(generateSynthetic(parseSyntheticSpec('synthetic' + (argument === undefined ? '' : ':' + argument))), trainLimit, testLimit);
     default:

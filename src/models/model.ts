@@ -6,6 +6,7 @@ import { getArchitecture, type ArchitectureOptions } from './architectures.js';
 import type { QuantizerConfig, WeightQuantizer } from '../quantizers/types.js';
 import { createQuantizer } from '../quantizers/registry.js';
 import { nativeModelForward } from './native/native-model.js';
+import { UsageError } from '../util/errors.js';
 
 /** Everything needed to rebuild a model (stored in checkpoints and exports). */
 export interface ModelConfig {
@@ -31,6 +32,11 @@ export class QuantizedModel {
   readonly quantizer: WeightQuantizer | null;
   /** Kernel names whose forward uses Q(A(W)), in layer order. */
   readonly quantizedKernels: string[];
+  /**
+   * Per-channel mean and std (in [0, 1] pixel units) of the training images that `predict`'s
+   * input is normalised with; set by Trainer and loadModel (absent in checkpoints of old versions).
+   */
+  normalisation?: { mean: number[]; std: number[] };
 
   /** `maxParameters` bounds what the build may allocate (a model config read from an untrusted file). */
   constructor(readonly config: ModelConfig, options: { maxParameters?: number } = {}) {
@@ -76,9 +82,36 @@ export class QuantizedModel {
     };
   }
 
-  /** Inference logits (running batch-norm statistics, quantized weights, no look-ahead). */
+  /**
+   * Inference logits (running batch-norm statistics, quantized weights, no look-ahead) for images
+   * already normalised as in training: (pixel/255 − mean)/std per channel. For raw images use
+   * `predictImages`.
+   */
   predict(x: Tensor): Tensor {
     return this.forward(x, this.steHooks(), false);
+  }
+
+  /**
+   * Logits for raw images: `scale` 255 for pixels 0–255, 1 for [0, 1]. Applies the stored
+   * `normalisation` (x/scale − mean)/std per channel, then `predict`. Takes [N, H, W, C], or any
+   * shape with N × H·W·C values (e.g. flat [N, D]).
+   */
+  predictImages(x: Tensor, options: { scale: 1 | 255 }): Tensor {
+    const n = this.normalisation;
+    if (!n) throw new UsageError('predictImages: this model has no stored input normalisation (a checkpoint of an older version); normalise the images as in training and call predict');
+    const scale = options?.scale;
+    if (scale !== 1 && scale !== 255) throw new UsageError(`predictImages: options.scale must be 255 (pixels 0–255) or 1 (pixels in [0, 1]); got ${String(scale)}`);
+    const [h, w, c] = this.config.inputShape;
+    if (n.mean.length !== c || n.std.length !== c) throw new UsageError(`predictImages: the stored normalisation has ${n.mean.length} channel(s), the model ${c}`);
+    const perImage = h * w * c;
+    if (x.rank < 1 || x.shape[0] === 0 || x.size !== x.shape[0]! * perImage) {
+      throw new UsageError(`predictImages: expected images [N, ${h}, ${w}, ${c}] (or N × ${perImage} values); got shape [${x.shape.join(', ')}]`);
+    }
+    return tf.tidy(() => {
+      const images = tf.reshape(tf.cast(x, 'float32'), [x.shape[0]!, h, w, c]);
+      const normalised = tf.div(tf.sub(tf.div(images, scale), tf.tensor1d(n.mean)), tf.tensor1d(n.std));
+      return this.predict(normalised);
+    });
   }
 
   dispose(): void {

@@ -21,10 +21,23 @@ export interface StoredRunFiles extends RunFiles {
   seq: number;
 }
 
+/**
+ * A worker's proof that the run is still its own: BullMQ's lock key and the worker's token. The
+ * Redis store publishes only if the key still holds the token (one script, so atomically); the
+ * folder store cannot check Redis atomically and relies on the worker's lease (lease.ts).
+ */
+export interface Fence {
+  lockKey: string;
+  token: string;
+}
+
+/** A fenced publish found the run's lock in other hands: nothing was written. */
+export class FencedOffError extends MetaquantError {}
+
 export interface ArtifactStore {
   /** For messages: 'Redis (at most 64 MiB a run)' or the folder. */
   readonly description: string;
-  publish(grid: string, run: string, files: RunFiles): Promise<number>;
+  publish(grid: string, run: string, files: RunFiles, fence?: Fence): Promise<number>;
   sequence(grid: string, run: string): Promise<number>;
   fetch(grid: string, run: string): Promise<StoredRunFiles | undefined>;
   remove(grid: string, run: string): Promise<void>;
@@ -46,6 +59,13 @@ export class TransferTooLargeError extends MetaquantError {
   }
 }
 
+/** KEYS: lock, files hash; ARGV: token, has checkpoint, checkpoint, has metrics, metrics. */
+const FENCED_PUBLISH = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if ARGV[2] == '1' then redis.call('HSET', KEYS[2], 'checkpoint', ARGV[3]) end
+if ARGV[4] == '1' then redis.call('HSET', KEYS[2], 'metrics', ARGV[5]) end
+return redis.call('HINCRBY', KEYS[2], 'seq', 1)`;
+
 export class RedisArtifacts implements ArtifactStore {
   readonly description: string;
 
@@ -62,9 +82,15 @@ export class RedisArtifacts implements ArtifactStore {
     return `${this.namespace}:files:${grid}:${run}`;
   }
 
-  async publish(grid: string, run: string, files: RunFiles): Promise<number> {
+  async publish(grid: string, run: string, files: RunFiles, fence?: Fence): Promise<number> {
     if (size(files) > this.maxBytes) throw new TransferTooLargeError(run, size(files), this.maxBytes);
     const key = this.key(grid, run);
+    if (fence) {
+      const has = (b?: Buffer) => (b ? ['1', b] : ['0', '']);
+      const seq = Number(await this.redis.eval(FENCED_PUBLISH, 2, fence.lockKey, key, fence.token, ...has(files.checkpoint), ...has(files.metrics)));
+      if (seq < 0) throw new FencedOffError(`run ${run}: its lock is no longer this worker's; its files were not published`);
+      return seq;
+    }
     const fields: Record<string, Buffer> = {};
     if (files.checkpoint) fields.checkpoint = files.checkpoint;
     if (files.metrics) fields.metrics = files.metrics;
@@ -111,7 +137,7 @@ export class FolderArtifacts implements ArtifactStore {
     return join(this.dir, grid, run);
   }
 
-  async publish(grid: string, run: string, files: RunFiles): Promise<number> {
+  async publish(grid: string, run: string, files: RunFiles, _fence?: Fence): Promise<number> {
     const folder = this.folder(grid, run);
     mkdirSync(folder, { recursive: true });
     const seq = (await this.sequence(grid, run)) + 1;

@@ -37,8 +37,10 @@ export interface TrainChildExit {
 
 export interface TrainChild {
   pid: number | undefined;
-  /** Asks the child to checkpoint and stop (as Ctrl-C does for `metaquant train`). */
-  stop(signal: 'SIGINT' | 'SIGTERM'): void;
+  /** SIGINT/SIGTERM ask the child to checkpoint and stop (as Ctrl-C does for `metaquant train`); SIGKILL stops it now. */
+  stop(signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL'): void;
+  /** Resolves as soon as the process is gone (before its last files are handed on). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves after the child exited and its last files were handed to onFiles. */
   done: Promise<TrainChildExit>;
 }
@@ -87,6 +89,7 @@ export function startTrainChild(options: TrainChildOptions): TrainChild {
   };
   const timer = setInterval(sync, options.pollMs ?? 200);
 
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   const done = new Promise<TrainChildExit>((resolve, reject) => {
     child.on('error', (err) => {
       stderr += `\ncould not start ${process.execPath}: ${err.message}\n`;
@@ -108,7 +111,7 @@ export function startTrainChild(options: TrainChildOptions): TrainChild {
       resolve({ code, signal, result, stderrTail: stderr.slice(-STDERR_TAIL_BYTES), wallSeconds });
     });
   });
-  return { pid: child.pid, stop: (signal) => child.kill(signal), done };
+  return { pid: child.pid, stop: (signal) => child.kill(signal), exited, done };
 }
 
 /** The line of a child's stderr that says what went wrong (metaquant's own one-line errors first). */

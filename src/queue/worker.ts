@@ -1,7 +1,9 @@
 // `metaquant worker`: takes runs from the queue, trains each with a `metaquant train` child in its
 // own run folder, publishes every checkpoint (so another worker can resume it), and completes the
 // job with the child's result. BullMQ does the rest: locks, stalled-job recovery after a crash,
-// attempts, concurrency.
+// attempts, concurrency. BullMQ hands a job on when its lock expires, even while the first worker
+// still trains it; the worker's lease on that lock (lease.ts) makes sure it has stopped by then and
+// that only the lock's holder publishes files or reports a result.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -13,8 +15,9 @@ import { CONFIG_FILE, writeRunConfig } from '../run/run-config.js';
 import { parseTrainConfig, type TrainConfig } from '../config/schema.js';
 import { parseJob, configIdentity, RefusedJobError, type TrainJob } from './job-payload.js';
 import { resolveDataPaths } from './data-roots.js';
-import { FolderArtifacts, RedisArtifacts, TransferTooLargeError, type ArtifactStore, type RunFiles } from './artifacts.js';
+import { FencedOffError, FolderArtifacts, RedisArtifacts, TransferTooLargeError, type ArtifactStore, type RunFiles } from './artifacts.js';
 import { startTrainChild, lastErrorLine, type TrainChild } from './train-child.js';
+import { LeaseLostError, RunLease } from './lease.js';
 import { QUEUE_PREFIX, closeRedis, connectOrExplain, registerWorker, type JobProgress, type JobReturn } from './protocol.js';
 import type { QueueAddress } from './redis-url.js';
 
@@ -39,14 +42,20 @@ export interface WorkerSettings {
 
 export const defaultWorkerName = () => `${hostname()}-${process.pid}`;
 
-/** Raised inside a job when its lock went to another worker (this worker was presumed dead). */
-class LostLockError extends MetaquantError {}
+/** A job this worker is on: its lease, and its training child once started. */
+interface Running {
+  lease: RunLease;
+  child?: TrainChild;
+}
+
+/** The run id of a job (its id is grid/run, checked before training). */
+const runOf = (job: Job) => String(job.id).slice(String(job.id).indexOf('/') + 1);
 
 export class QueueWorker {
   private readonly redis: Redis;
   private readonly stores: { redis?: RedisArtifacts; folder?: FolderArtifacts } = {};
   private worker?: Worker;
-  private readonly children = new Map<string, { child: TrainChild; lost: boolean }>();
+  private readonly running = new Map<string, Running>();
   private stopping = false;
   private unregister?: () => Promise<void>;
 
@@ -85,14 +94,12 @@ export class QueueWorker {
       if (err.message !== lastError) this.s.log(`queue: ${err.message}`); // e.g. Redis restarting; BullMQ reconnects
       lastError = err.message;
     });
-    this.worker.on('lockRenewalFailed', (ids: string[]) => {
-      for (const id of ids) {
-        const entry = this.children.get(id);
-        if (!entry) continue;
-        entry.lost = true;
-        this.s.log(`lost the lock of ${id} (this worker was presumed dead); stopping its training`);
-        entry.child.stop('SIGTERM');
-      }
+    // BullMQ's own renewal failed: the lease asks Redis itself (it may be a late answer for an older token).
+    this.worker.on('lockRenewalFailed', (ids: string[]) => ids.forEach((id) => this.running.get(id)?.lease.check()));
+    // Logged once BullMQ has recorded the result (a completion with a lost lock is refused), so a
+    // run is reported finished once, whatever happened to its workers.
+    this.worker.on('completed', (job: Job, ret: JobReturn) => {
+      this.s.log(`finished ${runOf(job)}: test accuracy ${(ret.train.testAccuracy * 100).toFixed(2)}% in ${ret.wallSeconds.toFixed(1)} s`);
     });
     await this.worker.waitUntilReady();
     this.s.log(`worker ${this.s.name}: waiting for runs on ${this.s.address.display} (queue '${this.s.queueName}', ${this.s.concurrency} at a time, run folders in ${this.s.workDir})`);
@@ -101,8 +108,8 @@ export class QueueWorker {
   /** SIGINT/SIGTERM: each running child checkpoints and stops, its job goes back to the queue, the worker exits. */
   async stop(signal: 'SIGINT' | 'SIGTERM'): Promise<void> {
     this.stopping = true;
-    this.s.log(`worker ${this.s.name}: ${signal}: checkpointing ${this.children.size} run(s) and handing them back to the queue`);
-    for (const { child } of this.children.values()) child.stop(signal);
+    this.s.log(`worker ${this.s.name}: ${signal}: checkpointing ${this.running.size} run(s) and handing them back to the queue`);
+    for (const { child } of this.running.values()) child?.stop(signal);
     await this.worker?.close();
     await this.unregister?.();
     await closeRedis(this.redis);
@@ -129,6 +136,35 @@ export class QueueWorker {
       throw new UnrecoverableError(err.message); // failed at once: retrying cannot help
     }
     if (job.id !== `${train.grid}/${train.run}`) throw new UnrecoverableError(`job refused: its id '${job.id}' is not its grid/run '${train.grid}/${train.run}'`);
+    const entry: Running = { lease: new RunLease(job, token, this.s.lockMs) };
+    this.running.set(job.id, entry);
+    try {
+      return await this.train(job, token, train, config, entry);
+    } catch (err) {
+      const lost = entry.lease.lostReason ?? (err instanceof LeaseLostError || err instanceof FencedOffError ? err.message : undefined);
+      if (lost === undefined) throw err;
+      // The run is (or will be) another worker's, resumed from the last checkpoint this worker
+      // published under its lease. BullMQ refuses any move with this worker's token; WaitingError
+      // makes it leave the job alone and fetch the next one.
+      this.s.log(`lost ${train.run}: ${lost}; another worker resumes it from its last published checkpoint`);
+      throw new WaitingError();
+    } finally {
+      entry.lease.end();
+      if (this.running.get(job.id) === entry) this.running.delete(job.id);
+    }
+  }
+
+  private async train(job: Job, token: string, train: TrainJob, config: TrainConfig, entry: Running): Promise<JobReturn> {
+    const { lease } = entry;
+    await lease.confirm(); // before anything is done for the run: it is this worker's
+    lease.watch({
+      doubt: () => {
+        if (!entry.child) return;
+        this.s.log(`${train.run}: the queue did not confirm this worker's lock for ${((this.s.lockMs * 3) / 4000).toFixed(1)} s (Redis unreachable?); checkpointing and stopping its training before the lock can expire`);
+        entry.child.stop('SIGTERM');
+      },
+      expiring: () => entry.child?.stop('SIGKILL'),
+    });
     const store = this.store(train);
     const dir = join(this.s.workDir, train.grid, train.run);
     rmSync(dir, { recursive: true, force: true }); // an earlier attempt's folder on this machine
@@ -137,8 +173,11 @@ export class QueueWorker {
     const args = resumeFrom !== undefined ? ['--resume', dir, '--epochs', String(config.epochs)] : ['--config', join(dir, CONFIG_FILE), '--out', dir];
     args.push('--json', '--quiet');
     await job.updateProgress({ worker: this.s.name, epochs: 0, seq: 0 } satisfies JobProgress);
+    if (lease.lostReason !== undefined) throw new LeaseLostError(lease.lostReason);
+    if (lease.doubted) return this.handBack(job, token, train, lease, 'its lock could not be renewed in time');
 
     const limit = train.transport.kind === 'redis' ? Math.min(train.transport.maxBytes, this.s.maxTransferBytes) : Infinity;
+    const fence = { lockKey: `${this.worker!.toKey(job.id!)}:lock`, token };
     const child = startTrainChild({
       args,
       dir,
@@ -147,43 +186,47 @@ export class QueueWorker {
         const bytes = (files.checkpoint?.length ?? 0) + (files.metrics?.length ?? 0);
         if (bytes > limit) throw new TransferTooLargeError(train.run, bytes, limit);
         // Still ours? A worker presumed dead must not overwrite its successor's checkpoint.
-        if ((await job.extendLock(token, this.s.lockMs)) === 0) throw new LostLockError(`${job.id}: the lock went to another worker`);
-        const seq = await store.publish(train.grid, train.run, files);
+        await lease.confirm();
+        const seq = await store.publish(train.grid, train.run, files, fence);
         const epochs = files.metrics ? files.metrics.toString('utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
         await job.updateProgress({ worker: this.s.name, epochs, seq } satisfies JobProgress);
       },
     });
+    entry.child = child;
     this.s.log(`start ${train.run}${resumeFrom !== undefined ? ` (resuming from ${resumeFrom})` : ''} (training process ${child.pid})`);
-    const entry = { child, lost: false };
-    this.children.set(job.id!, entry);
+    void child.exited.then(({ code, signal }) => this.s.log(`${train.run}: training process ${child.pid} ended (${code ?? signal})`));
     if (this.stopping) child.stop('SIGTERM'); // a signal came while the run was being prepared
     let exit;
     try {
       exit = await child.done;
     } catch (err) {
-      if (err instanceof LostLockError || entry.lost) throw new Error(`${job.id}: this worker lost the job to another one`);
       if (err instanceof TransferTooLargeError) throw new UnrecoverableError(err.message); // the same on every attempt
       throw err;
-    } finally {
-      this.children.delete(job.id!);
     }
+    if (lease.lostReason !== undefined) throw new LeaseLostError(lease.lostReason);
     if (exit.code === 0 && exit.result) {
-      this.s.log(`finished ${train.run}: test accuracy ${(exit.result.testAccuracy * 100).toFixed(2)}% in ${exit.wallSeconds.toFixed(1)} s`);
+      await lease.confirm(); // the result is reported by the lock's holder only (BullMQ completes it next)
       rmSync(dir, { recursive: true, force: true }); // its files are published; nothing stays behind
       return { train: exit.result, wallSeconds: Number(exit.wallSeconds.toFixed(3)), resumed: resumeFrom !== undefined, worker: this.s.name };
     }
-    if (entry.lost) throw new Error(`${job.id}: this worker lost the job to another one`);
+    if (lease.doubted) return this.handBack(job, token, train, lease, 'its lock could not be renewed in time');
     if (this.stopping && (exit.code === 130 || exit.code === 143 || exit.signal === 'SIGINT' || exit.signal === 'SIGTERM')) {
-      // Its interrupt checkpoint is published (the child's last files): back to the queue, not an attempt.
-      this.s.log(`handed ${train.run} back to the queue`);
-      await job.moveToWait(token);
-      throw new WaitingError();
+      return this.handBack(job, token, train, lease, 'this worker is stopping');
     }
     const reason = exit.code === null ? `killed by ${exit.signal ?? 'a signal'}` : `exit code ${exit.code}`;
     await job.log(`metaquant train ${args.join(' ')}\n${reason}\n--- stderr ---\n${exit.stderrTail}`).catch(() => {});
     const message = `${reason}: ${lastErrorLine(exit.stderrTail)}`;
     this.s.log(`FAILED ${train.run} on ${this.s.name}: ${message}`);
     throw new Error(message);
+  }
+
+  /** Its interrupt checkpoint is published (the child's last files): back to the queue, not an attempt. */
+  private async handBack(job: Job, token: string, train: TrainJob, lease: RunLease, why: string): Promise<never> {
+    await lease.confirm(); // throws when the lock is gone: then the run is lost, not handed back
+    lease.end();
+    await job.moveToWait(token);
+    this.s.log(`handed ${train.run} back to the queue (${why})`);
+    throw new WaitingError();
   }
 
   /**

@@ -150,6 +150,7 @@ export function modelFromPayload(payload: CheckpointPayload, file: string): Quan
     model.dispose();
     throw err;
   }
+  if (payload.normalization) model.normalisation = payload.normalization;
   return model;
 }
 

@@ -69,6 +69,9 @@ export function createStep(config: TrainConfig, model: QuantizedModel): TrainSte
     lstmReset: config.lstmReset,
     freezePhi: config.freezePhi,
     detachPhi: config.detachPhi,
+    phiObjective: config.phiObjective,
+    metaWarmup: config.metaWarmup,
+    fixC: config.fixC,
     maxMetaMemoryBytes: config.maxMetaMemory * 2 ** 30,
     zerothOrder: { method: config.zoMethod, samples: config.zoSamples, scale: config.zoScale, seed: config.seed },
   });

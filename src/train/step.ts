@@ -33,6 +33,8 @@ export interface TrainStep {
   step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult;
   /** Called after each end-of-epoch evaluation (MetaQuant's code mode reads W̃ from it). */
   afterEvaluation?(): void;
+  /** Warnings raised since the last call (MetaQuant's collapse watch); the trainer passes them to onWarning. */
+  takeWarnings?(): string[];
   /** Per-epoch averages of the strategy's own diagnostics; resets the accumulators. */
   takeDiagnostics(): Record<string, number>;
   /** Everything the next step depends on, as plain data (bit-identical resume). */

@@ -6,7 +6,8 @@ import type { Dataset } from '../data/types.js';
 import type { QuantizedModel } from '../models/model.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { InterruptedError, NonFiniteError, UsageError } from '../util/errors.js';
-import { parseTrainConfig, type TrainConfig } from '../config/schema.js';
+import type { TrainConfig } from '../config/schema.js';
+import { datasetFromUserData, type UserData } from '../data/user-data.js';
 import { writeCheckpoint } from '../run/checkpoint.js';
 import {
   initialiseFromCheckpoint,
@@ -23,8 +24,10 @@ import type { StepResult, TrainStep } from './step.js';
 import { evaluate } from './evaluate.js';
 import { createStep, datasetFor, effectiveConfig, modelConfigFor, restoreTraining } from './factory.js';
 import { buildModelWithinMemory, checkRunMemory } from './memory.js';
+import { trainerInputParts, type TrainerInput } from './trainer-input.js';
 
 export type { EpochMetrics, RunPosition, CheckpointPayload } from '../run/checkpoint-payload.js';
+export type { TrainerInput } from './trainer-input.js';
 
 export interface TrainResult {
   testAccuracy: number;
@@ -51,6 +54,8 @@ export interface TrainCallbacks {
   onEpochEnd?(m: EpochMetrics): void;
   /** A step was discarded or rolled back because of NaN/Inf (`--on-nan skip-batch|rollback`). */
   onNonFinite?(message: string): void;
+  /** A warning from the step strategy (e.g. MetaQuant's collapse watch), one line. */
+  onWarning?(message: string): void;
 }
 
 export interface RunOptions {
@@ -113,12 +118,13 @@ export class Trainer {
     if (saved) this.lastSavedAt = describePosition(this.position);
   }
 
-  /** Builds a fresh run from a config (validated here). */
-  static async create(input: unknown): Promise<Trainer> {
-    const config = parseTrainConfig(input);
+  /** Builds a fresh run from config fields (validated here) and, optionally, your own `data`. */
+  static async create(input: TrainerInput): Promise<Trainer> {
+    const { config, loadData } = trainerInputParts(input);
     await useBackend(config.backend);
-    const dataset = await datasetFor(config);
+    const dataset = await loadData();
     const model = buildModelWithinMemory(config, modelConfigFor(config, dataset));
+    model.normalisation = { mean: dataset.mean, std: dataset.std };
     try {
       checkRunMemory(config, model);
       if (config.init) initialiseFromCheckpoint(model, config.init);
@@ -132,13 +138,13 @@ export class Trainer {
     return new Trainer(config, dataset, model, step, out, null);
   }
 
-  /** Reopens a run folder and continues exactly where its last checkpoint left off. */
-  static async resume(runDir: string, overrides: { epochs?: number; lr?: number; metaLr?: number } = {}): Promise<Trainer> {
+  /** Reopens a run folder and continues exactly where its last checkpoint left off (a run on your own data: pass it again). */
+  static async resume(runDir: string, overrides: { epochs?: number; lr?: number; metaLr?: number } = {}, data?: UserData): Promise<Trainer> {
     removeStaleTempFiles(runDir);
     const { payload: saved, file } = readCheckpointPayload(runDir);
     const config = configFromFile({ ...saved.config, ...overrides, out: runDir }, file);
     await useBackend(config.backend);
-    const dataset = await datasetFor(config);
+    const dataset = data ? await datasetFromUserData(data, config) : await datasetFor(config);
     const { model, step } = restoreTraining(saved, file, config);
     const trainer = new Trainer(config, dataset, model, step, runDir, saved);
     // A kill between the checkpoint and the metrics write leaves metrics.jsonl behind; heal it.
@@ -162,6 +168,7 @@ export class Trainer {
       const epochStart = performance.now();
       for (let b = this.position.batch; b < batches; b++) {
         const { result, before } = this.trainOn(order, b, epoch, multiplier);
+        for (const warning of this.step.takeWarnings?.() ?? []) callbacks.onWarning?.(warning);
         const bad = nonFiniteParts(result);
         if (bad.length > 0) {
           const { message, rolledBack } = this.applyNanPolicy(bad, result, `epoch ${epoch + 1}, step ${b + 1} of ${batches}`, before);

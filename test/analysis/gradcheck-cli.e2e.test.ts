@@ -10,7 +10,18 @@ test('metaquant gradcheck --json prints one JSON object; bad input exits 2', () 
   const args = ['gradcheck', '--meta', 'fcgrad', '--dataset', 'synthetic:8x8x1:4:64:32', '--hidden', '8', '--batch-size', '16', '--coordinates', '2', '--quantized-steps', '1e-1,1e-5', '--json'];
   const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
+  // stdout is the one JSON object and nothing else; the progress goes to stderr.
+  assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
   const report = JSON.parse(r.stdout);
+  for (const stage of ['warm-up steps', '(b) central differences', '(c) quantized-loss differences', '(a) the chain and the probed step']) {
+    assert.ok(r.stderr.includes(`gradcheck: ${stage}`), `stderr names the stage '${stage}':\n${r.stderr}`);
+  }
+  // 2 tensors' worth of coordinates at most: (b) counts 2 + 2 × picked loss evaluations per tensor.
+  assert.match(r.stderr, /gradcheck: \(b\) central differences \(loss evaluations\): (\d+)\/\1 done in [0-9.]+ s/);
+  const quiet = spawnSync(process.execPath, [main, ...args, '--quiet'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /gradcheck:/, '--quiet: no progress');
+  assert.deepEqual(JSON.parse(quiet.stdout), report, 'the same report with and without progress');
   for (const key of ['setup', 'chain', 'surrogate', 'quantized', 'notes']) assert.ok(key in report, key);
   assert.equal(report.setup.meta, 'fcgrad');
   assert.equal(report.quantized.length, 2);

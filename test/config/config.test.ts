@@ -72,6 +72,7 @@ test('unknown keys are rejected naming the key, with did-you-mean; legacy keys a
   assert.throws(() => parseTrainConfig({ lrStpe: 3, modle: 'mlp' }), (e: unknown) => e instanceof UsageError && /lrStpe: unknown key \(did you mean 'lrStep'\?\)/.test(e.message) && /modle: unknown key \(did you mean 'model'\?\)/.test(e.message));
   assert.throws(() => parseTrainConfig({ zzzzzz: 1 }), /zzzzzz: unknown key$/m);
   assert.throws(() => parseTrainConfig(JSON.parse('{"__proto__": {"lr": 5}}')), /__proto__: unknown key/, 'no value smuggled in through the prototype');
+  // @ts-expect-error TrainerInput names the fields: TypeScript rejects the misspelt key too
   await assert.rejects(Trainer.create({ ...TINY, lrStpe: 3 }), /lrStpe: unknown key \(did you mean 'lrStep'\?\)/, 'library input too');
   assert.throws(() => parseTrainConfig({ lr: 'fast' }), /lr: /);
   assert.throws(() => parseTrainConfig({ quantizer: 'xnor' }), /quantizer: unknown quantizer 'xnor'; expected one of: dorefa, bwn, ternary, sign/);

@@ -9,13 +9,20 @@ export const MAIN = resolve('dist/src/cli/main.js');
 export class CliProcess {
   readonly child: ChildProcess;
   output = '';
+  /** Each complete line of output with when it arrived (performance.now(), this process's clock). */
+  readonly timeline: Array<{ at: number; line: string }> = [];
   readonly exited: Promise<number | null>;
   private readonly waiters: Array<{ pattern: RegExp; resolve(m: RegExpMatchArray): void; from: number }> = [];
 
   constructor(readonly label: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
     this.child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const onData = (s: string) => {
+    const partial = { stdout: '', stderr: '' };
+    const onData = (s: string, stream: 'stdout' | 'stderr') => {
       this.output += s;
+      const lines = (partial[stream] + s).split('\n');
+      partial[stream] = lines.pop()!;
+      const at = performance.now();
+      for (const line of lines) this.timeline.push({ at, line });
       for (const w of [...this.waiters]) {
         const m = this.output.slice(w.from).match(w.pattern);
         if (m) {
@@ -24,8 +31,8 @@ export class CliProcess {
         }
       }
     };
-    this.child.stdout!.setEncoding('utf8').on('data', onData);
-    this.child.stderr!.setEncoding('utf8').on('data', onData);
+    this.child.stdout!.setEncoding('utf8').on('data', (s: string) => onData(s, 'stdout'));
+    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => onData(s, 'stderr'));
     this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
   }
 

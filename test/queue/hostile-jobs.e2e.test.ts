@@ -123,9 +123,14 @@ test('versions, transports and credentials are checked with clear messages', { s
   const args = ['--methods', 'ste', '--epochs', '1', '--out', out, '--dataset', 'synthetic:8x8x1:4:64:16', '--model', 'mlp', '--hidden', '4'];
   // A worker of another metaquant is signed in: the coordinator refuses to queue.
   const key = `${QUEUE_PREFIX}:${DEFAULT_QUEUE_NAME}:workers`;
-  await client.hset(key, 'old-worker', JSON.stringify({ versions: { metaquant: '0.0.1', configSchema: 'feedfacefeedface' }, host: 'elsewhere', pid: 1, concurrency: 1, seen: Date.now() }));
+  // It beats as a live worker does (a single entry would count as gone after 20 s on a loaded machine).
+  const beat = () => client.hset(key, 'old-worker', JSON.stringify({ versions: { metaquant: '0.0.1', configSchema: 'feedfacefeedface' }, host: 'elsewhere', pid: 1, concurrency: 1, seen: Date.now() }));
+  await beat();
+  const heartbeat = setInterval(() => void beat(), 2000);
   const refused = new CliProcess('compare', ['compare', '--queue', redis.url, ...args]);
-  assert.equal(await refused.exited, 2, refused.output);
+  const refusedCode = await refused.exited;
+  clearInterval(heartbeat);
+  assert.equal(refusedCode, 2, refused.output);
   assert.match(refused.output, /worker old-worker \(on elsewhere\) runs metaquant 0\.0\.1 \(config schema feedfacefeedface\) and this coordinator metaquant \S+ .*install the same metaquant/);
   await client.hdel(key, 'old-worker');
 

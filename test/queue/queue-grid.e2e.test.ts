@@ -1,6 +1,7 @@
 // compare --queue with real workers on a real Redis (started here): the grid's results equal the
 // same grid run locally, bit for bit, through a worker killed with SIGKILL mid-run, a worker
-// stopped with SIGTERM, Redis restarted mid-grid and the coordinator killed and restarted.
+// stopped with SIGTERM, Redis down for longer than the workers' locks and the coordinator killed
+// and restarted; no run is ever trained by two workers at once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -21,9 +22,11 @@ const GRID = ['--methods', 'ste,clipped-ste', '--seeds', '1,2,3', '--epochs', '2
 const IDS = ['ste', 'clipped-ste'].flatMap((m) => [1, 2, 3].map((s) => `${m}__dorefa__adam__s${s}`));
 const local = join(root, 'local');
 const workers: CliProcess[] = [];
+/** The workers' lock duration (--stalled-after), seconds. */
+const LOCK_S = 3;
 
 function startWorker(name: string, extra: string[] = []): CliProcess {
-  const w = new CliProcess(name, ['worker', '--queue', redis.url, '--name', name, '--stalled-after', '3', '--work-dir', join(root, 'work', name), ...extra]);
+  const w = new CliProcess(name, ['worker', '--queue', redis.url, '--name', name, '--stalled-after', String(LOCK_S), '--work-dir', join(root, 'work', name), ...extra]);
   workers.push(w);
   return w;
 }
@@ -71,6 +74,41 @@ function assertSameAsLocal(out: string): void {
     assert.ok(exists(join(out, 'runs', id, 'config.json')) && exists(join(out, 'runs', id, 'result.json')));
   }
   assert.ok(exists(join(out, 'report.html')) && exists(join(out, 'summary.md')) && exists(join(out, 'summary.csv')));
+}
+
+/** One training process of a run on a worker, from its worker's log: started and (once logged) ended, on the test's clock. */
+interface Training {
+  worker: string;
+  run: string;
+  pid: number;
+  start: number;
+  end?: number;
+}
+
+function trainings(ws: CliProcess[]): Training[] {
+  return ws.flatMap((w) => {
+    const found: Training[] = [];
+    for (const { at, line } of w.timeline) {
+      const started = line.match(/start (\S+) .*\(training process (\d+)\)/);
+      if (started) found.push({ worker: w.label, run: started[1]!, pid: Number(started[2]), start: at });
+      const ended = line.match(/: training process (\d+) ended/);
+      const t = ended && found.find((f) => f.pid === Number(ended[1]) && f.end === undefined);
+      if (t) t.end = at;
+    }
+    return found;
+  });
+}
+
+/** No run was ever trained by two processes at once: each training of a run ended before the next one started. */
+function assertNeverConcurrent(ws: CliProcess[]): void {
+  const all = trainings(ws);
+  for (const id of IDS) {
+    const runs = all.filter((t) => t.run === id).sort((a, b) => a.start - b.start);
+    for (let i = 1; i < runs.length; i++) {
+      const [before, next] = [runs[i - 1]!, runs[i]!];
+      assert.ok(before.end !== undefined && before.end < next.start, `${id}: trained on ${next.worker} (pid ${next.pid}) while still training on ${before.worker} (pid ${before.pid})`);
+    }
+  }
 }
 
 /** Each run trained to the end exactly once, over all workers. */
@@ -134,7 +172,7 @@ test('3 workers: the summary equals the local grid; a worker killed with SIGKILL
   assertNoPassword(out, [grid, w1!, w2!, w3!, w4]);
 });
 
-test('Redis restarted mid-grid and the coordinator killed and restarted: the grid completes, nothing is trained twice (shared-folder transport)', { skip }, async () => {
+test('Redis down for longer than the workers\' lock, and the coordinator killed and restarted: the grid completes; no run is trained by two workers at once or finished twice (shared-folder transport)', { skip }, async () => {
   const out = join(root, 'queue-b');
   const shared = join(root, 'shared');
   mkdirSync(shared);
@@ -146,7 +184,18 @@ test('Redis restarted mid-grid and the coordinator killed and restarted: the gri
   const verbose = args.filter((a) => a !== '--quiet');
   const first = new CliProcess('compare', verbose);
   await first.waitFor(/\[1\/6\] finished/);
-  await redis.restart();
+  await until('a run in training', () => trainings(ws).some((t) => t.end === undefined));
+
+  // Redis away for three lock durations: every lock held now expires (its expiry time survives the
+  // restart), so BullMQ hands those runs to whichever worker asks first once Redis is back. Each
+  // worker must have stopped training them by then, and must give them up rather than report them.
+  const down = performance.now();
+  await redis.stop();
+  await new Promise((r) => setTimeout(r, 3 * LOCK_S * 1000));
+  const cut = trainings(ws).filter((t) => t.start < down && (t.end === undefined || t.end > down));
+  assert.ok(cut.length > 0, 'a run was in training when Redis stopped');
+  for (const t of cut) assert.ok(!alive(t.pid), `${t.run}: its training on ${t.worker} (pid ${t.pid}) outlived the worker's lock while Redis was down`);
+  await redis.start();
   const afterRestart = first.output.length;
   await first.waitFor(/epoch \d\/2|finished/, 180_000, afterRestart); // progress goes on through the new Redis
   first.kill('SIGKILL');
@@ -159,6 +208,9 @@ test('Redis restarted mid-grid and the coordinator killed and restarted: the gri
   assert.match(second.output, /0 run\(s\) queued now, \d+ already in the queue/);
   assertSameAsLocal(out);
   assertNoDuplicates(ws);
+  assertNeverConcurrent(ws);
+  // The runs whose locks expired were given up by their workers (neither reported nor handed back).
+  for (const t of cut) assert.equal(ws.find((w) => w.label === t.worker)!.lines(new RegExp(`lost ${t.run}: `)).length, 1, `${t.worker} gave up ${t.run} once`);
   for (const w of ws) assert.equal(w.child.exitCode, null, `${w.label} is still serving`);
   assertNoPassword(out, [first, second, ...ws]);
 });

@@ -96,6 +96,17 @@ test('MetaQuant with an LSTM meta network: mid-epoch and epoch-end resume are bi
   assertSame(reference, await interruptedThenResumed({ ...LSTM, checkpointEvery: 2 }, 11, 'crash'), 'LSTM crash after a mid-epoch checkpoint');
 });
 
+test('--meta-warmup: stopped during the warm-up and resumed, the run switches objective at the same step, bit-identically', async () => {
+  // 8 steps per epoch; meta steps start at global step 2, so a warm-up of 10 ends after global step 11.
+  const config = { ...LSTM, epochs: 3, metaWarmup: 10 } as const;
+  const reference = await straight(config);
+  assert.notDeepEqual(reference.metrics, (await straight({ ...LSTM, epochs: 3 })).metrics, 'the warm-up changes the run');
+  assertSame(reference, await interruptedThenResumed(config, 6, 'signal'), 'stopped mid-epoch during the warm-up');
+  assertSame(reference, await interruptedThenResumed({ ...config, checkpointEvery: 3 }, 10, 'crash'), 'crashed during the warm-up, replayed across the switch');
+  const regression = { ...config, phiObjective: 'ste-regression' } as const;
+  assertSame(await straight(regression), await interruptedThenResumed(regression, 13, 'signal'), 'ste-regression objective after the warm-up');
+});
+
 test('paper-mode MetaQuant (FC-Grad) resumes bit-identically mid-epoch', async () => {
   const config = { ...BASE, epochs: 2, estimator: 'metaquant', meta: 'fcgrad', mqMode: 'paper', optimizer: 'adam' } as const;
   assertSame(await straight(config), await interruptedThenResumed(config, 5, 'signal'), 'paper mode');

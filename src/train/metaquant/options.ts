@@ -1,5 +1,6 @@
 import type { OptimizerConfig } from '../optimizers.js';
 import type { ZerothOrderOptions } from '../zeroth-order.js';
+import type { PhiObjective } from '../../config/choices.js';
 
 /** 'code': the authors' code (spec §6); 'paper': the paper's equations (spec §7). */
 export const MQ_MODES = ['code', 'paper'] as const;
@@ -22,6 +23,14 @@ export interface MetaQuantOptions {
   freezePhi?: boolean;
   /** Ablation: the look-ahead carries no path to φ, so nothing trains φ. */
   detachPhi?: boolean;
+  /** What trains φ after any warm-up: the task loss ('base', the reference) or the STE regression (regression.ts). */
+  phiObjective?: PhiObjective;
+  /** The first this many iterations train φ by the STE regression while W moves by STE (0: none). */
+  metaWarmup?: number;
+  /** With freezePhi: φ's output scale set so that the effective scalar c is this value (fix-c.ts). */
+  fixC?: number | null;
+  /** Collapse warning: window length (steps) and consecutive negative windows (collapse.ts defaults). */
+  collapse?: { window?: number; checks?: number };
   /** Refuse to allocate more LSTM state than this many bytes. */
   maxMetaMemoryBytes?: number;
   /** phiPath 'zeroth-order': the estimator and the seed of its perturbations. */

@@ -8,6 +8,7 @@ import { zerothOrderGradient } from '../zeroth-order.js';
 import { metaPass, type KernelLayout, type MetaCall } from './meta-pass.js';
 import type { MetaQuantOptions } from './options.js';
 import type { ForwardRecord, KernelWeight } from './forward.js';
+import { steRegressionGradient } from './regression.js';
 
 /** What an iteration tells its φ-path. */
 export interface PhiPathContext {
@@ -93,6 +94,9 @@ const eq8Path: PhiGradientStrategy = {
   },
 };
 
+/** --phi-objective ste-regression and the --meta-warmup: φ fitted to the STE gradient (regression.ts). */
+export const steRegressionPath: PhiGradientStrategy = { readsWMeta: false, ...stateless, early: () => null, late: steRegressionGradient };
+
 /** --freeze-phi / --detach-phi: nothing trains φ. */
 const noPath: PhiGradientStrategy = { readsWMeta: false, ...stateless, early: () => null, late: () => null };
 
@@ -142,7 +146,14 @@ class ZerothOrderPath implements PhiGradientStrategy {
   }
 }
 
+/**
+ * The φ-gradient strategy of the chosen objective after any warm-up: the base loss through
+ * `--phi-path`, or the STE regression (regression.ts), which crosses no quantizer and therefore
+ * only goes with the default φ-path.
+ */
 export function createPhiPath(options: MetaQuantOptions): PhiGradientStrategy {
+  checkPhiObjective(options);
+  if ((options.phiObjective ?? 'base') === 'ste-regression') return options.freezePhi || options.detachPhi ? noPath : steRegressionPath;
   if (options.phiPath === 'zeroth-order') {
     const zo = options.zerothOrder;
     if (!zo) throw new UsageError("--phi-path zeroth-order needs the estimator's options (method, samples, scale, seed)");
@@ -172,6 +183,17 @@ export function withLinearLookahead<T>(call: MetaCall, layout: KernelLayout, cal
   } finally {
     tf.dispose([...(built.m0?.values() ?? []), ...built.values.values()]);
   }
+}
+
+/** Refuses combinations of --phi-objective, --meta-warmup and the φ ablations that mean nothing. */
+function checkPhiObjective(options: MetaQuantOptions): void {
+  const warmup = options.metaWarmup ?? 0;
+  if (!(Number.isInteger(warmup) && warmup >= 0)) throw new UsageError(`--meta-warmup must be a whole number of steps (0 = none); got ${warmup}`);
+  if ((options.phiObjective ?? 'base') === 'ste-regression' && options.phiPath !== 'ste') {
+    throw new UsageError(`--phi-objective ste-regression fits M_φ to the STE gradient and crosses no quantizer; it takes no --phi-path (got ${options.phiPath}, expected ste)`);
+  }
+  if (warmup > 0 && (options.freezePhi || options.detachPhi)) throw new UsageError('--meta-warmup trains φ by regression; it cannot be combined with --freeze-phi or --detach-phi');
+  if (warmup > 0 && options.mode !== 'code') throw new UsageError('--meta-warmup needs --mq-mode code (the warm-up moves W by STE, which paper mode cannot: its weights move before the backward)');
 }
 
 /** A frozen/detached zeroth-order run still checkpoints its (unused) perturbation stream, as before. */

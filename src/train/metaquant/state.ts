@@ -4,6 +4,7 @@ import type { LstmState, MetaNetwork } from '../../meta/types.js';
 import type { FlipTracker, MeanAccumulator } from '../diagnostics.js';
 import type { RngState } from '../../util/rng.js';
 import type { BaseOptimizer, OptimizerState, TorchAdam } from '../optimizers.js';
+import type { MetaMonitor, MonitorState } from './monitor.js';
 import { disposeMap, loadTensor, loadTensorMap, replaceKept, saveTensor, saveTensorMap, type SavedTensor } from '../tensor-state.js';
 
 /** What a checkpoint stores of a MetaQuant run (the format of `stepState`). */
@@ -21,6 +22,8 @@ export interface SavedMetaQuantState {
   /** Diagnostics in progress (absent in older checkpoints). */
   flips?: Record<string, SavedTensor>;
   diagnostics?: ReturnType<MeanAccumulator['getState']>;
+  /** Meta steps taken (--meta-warmup) and the collapse watch (absent before issue 17). */
+  monitor?: MonitorState;
 }
 
 /** What one iteration hands to the next (spec §6: "state per quantized layer"). */
@@ -70,6 +73,7 @@ export interface StateOwners {
   phiPath: { getState(): RngState | undefined; setState(state: RngState | undefined): void };
   flips: FlipTracker;
   diag: MeanAccumulator;
+  monitor: Pick<MetaMonitor, 'getState' | 'setState'>;
 }
 
 export function saveMetaQuantState(o: StateOwners): SavedMetaQuantState {
@@ -89,6 +93,7 @@ export function saveMetaQuantState(o: StateOwners): SavedMetaQuantState {
     ...(zoRng ? { zoRng } : {}),
     flips: o.flips.getState(),
     diagnostics: o.diag.getState(),
+    monitor: o.monitor.getState(),
   };
 }
 
@@ -108,4 +113,5 @@ export function restoreMetaQuantState(o: StateOwners, raw: unknown): void {
   o.flips.setState(s.flips);
   o.diag.setState(s.diagnostics);
   o.phiPath.setState(s.zoRng);
+  o.monitor.setState(s.monitor);
 }

@@ -10,9 +10,11 @@ import { FiniteCheck } from '../finite-check.js';
 import type { StepContext, StepResult, TrainStep } from '../step.js';
 import { KernelLayout, MetaCall, checkLstmMemory } from './meta-pass.js';
 import { LookaheadForward, type ForwardRecord, type KernelWeight } from './forward.js';
-import { createPhiPath, withLinearLookahead, type PhiGradientStrategy } from './phi-path.js';
+import { createPhiPath, steRegressionPath, withLinearLookahead, type PhiGradientStrategy } from './phi-path.js';
 import { CarriedState, restoreMetaQuantState, saveMetaQuantState, type SavedMetaQuantState } from './state.js';
 import { disposeTrace, newTrace, record, type MetaQuantTrace } from './trace.js';
+import { applyFixedC } from './fix-c.js';
+import { MetaMonitor } from './monitor.js';
 import { referenceMomentumNotice, type MetaQuantMode, type MetaQuantOptions } from './options.js';
 
 /**
@@ -42,6 +44,8 @@ export class MetaQuantStep implements TrainStep {
   private readonly finite = new FiniteCheck();
   /** The meta learning rate's multiplier this step (StepContext.metaLrScale). */
   private metaLrScale = 1;
+  /** The φ schedule (--meta-warmup) and the collapse watch. */
+  private readonly monitor: MetaMonitor;
 
   constructor(
     readonly model: QuantizedModel,
@@ -55,6 +59,8 @@ export class MetaQuantStep implements TrainStep {
     this.network = new LookaheadForward(model, this.quantizer, options.mode, this.carried, this.finite);
     this.metaAdam = new TorchAdam(options.metaLr);
     this.phiPath = createPhiPath(options);
+    this.monitor = new MetaMonitor(options);
+    applyFixedC(meta, options);
     this.notice = referenceMomentumNotice(options.mode, optimizer.config);
     this.aliasedMomentum = this.notice !== null;
     checkLstmMemory(meta, this.layout.total, options.maxMetaMemoryBytes ?? 8 * 2 ** 30);
@@ -86,6 +92,9 @@ export class MetaQuantStep implements TrainStep {
 
   /** Spec §6, the authors' code (iterations t ≥ 1). */
   private codeIteration(images: Tensor, labels: Tensor, alpha: number): StepResult {
+    // --meta-warmup: φ by regression onto STE and W by STE (δ) for the first iterations.
+    const warmup = this.monitor.warmingUp;
+    const phiPath = warmup ? steRegressionPath : this.phiPath;
     // Step 2's constant: cal = cal(W), from the weights before this step.
     const calibration = this.calibrations();
     const trace = this.startTrace(calibration);
@@ -96,37 +105,38 @@ export class MetaQuantStep implements TrainStep {
     // W_meta(m) = (W − α·G) − α·cal ⊙ (m − m(φ₀)): the zeroth-order path's objective, taken before anything moves.
     const lookahead: KernelWeight = (k, w) => tf.sub(w, tf.mul(this.carried.lookahead.get(k)!, alpha));
     const early = withLinearLookahead(call, this.layout, calibration, alpha, (k) => lookahead(k, this.model.params.get(k)), (weightAt) =>
-      this.phiPath.early({ ...this.phiContext(call, calibration, alpha), weightAt, loss: (kernel) => this.network.loss(images, labels, kernel, alpha) }),
+      phiPath.early({ ...this.phiContext(call, calibration, alpha), weightAt, loss: (kernel) => this.network.loss(images, labels, kernel, alpha) }),
     );
     let metaSeconds = (performance.now() - metaStart) / 1000;
     // Steps 2–3: forward with W − α·G (and b − α·G_b); one backward gives δ = ∂L/∂W_meta, g_Ŵ^t and W̃^t.
-    const forward = this.network.forwardBackward(images, labels, lookahead, alpha, trace, this.phiPath.readsWMeta);
+    const forward = this.network.forwardBackward(images, labels, lookahead, alpha, trace, phiPath.readsWMeta);
     metaStart = performance.now();
-    // φ's gradient (STE: the VJP of M_φ with cotangent −α·cal ⊙ δ; Eq. 8), in the pass that also yields m.
-    const phiGrads = early ?? this.phiPath.late({ ...this.phiContext(call, calibration, alpha), forward });
+    // φ's gradient (STE: the VJP of M_φ with cotangent −α·cal ⊙ δ; Eq. 8; STE regression), in the pass that also yields m.
+    const phiGrads = early ?? phiPath.late({ ...this.phiContext(call, calibration, alpha), forward });
     this.finite.watch('meta output', call.values().metaGrad);
     const m = this.layout.split(call.values().metaGrad);
     // Step 4: Adam on φ.
     this.metaStep(phiGrads, 1);
     metaSeconds += (performance.now() - metaStart) / 1000;
 
-    // Step 5: W's gradient := cal ⊙ m (the STE gradient δ is discarded); every parameter takes
-    // p ← p − α·π(grad) and G := π.
+    // Step 5: W's gradient := cal ⊙ m (the STE gradient δ is discarded; during the warm-up δ is
+    // kept); every parameter takes p ← p − α·π(grad) and G := π.
     const grads = forward.grads;
     const calibrated = new Map(this.layout.kernels.map((k) => [k, tf.mul(calibration.get(k)!, m.get(k)!)]));
-    for (const c of cosines(this.layout.kernels.map((k) => [calibrated.get(k)!, grads.get(k)!]))) this.diag.add('cosMetaSte', c);
+    this.watchCosines(calibrated, grads, forward.loss);
     const raw = new Map<string, Tensor>();
     for (const k of this.layout.kernels) {
       record(trace, 'steGrad', k, grads.get(k)!);
       raw.set(k, grads.get(k)!);
-      grads.set(k, calibrated.get(k)!);
+      if (warmup) calibrated.get(k)!.dispose();
+      else grads.set(k, calibrated.get(k)!);
     }
     const directions = this.optimizer.apply((n) => this.model.params.get(n), grads, alpha, this.aliasedMomentum ? raw : undefined);
     for (const [name, d] of directions) {
       if (this.carried.lookahead.has(name)) replaceKept(this.carried.lookahead, name, d);
       else d.dispose();
     }
-    tf.dispose([...grads.values(), ...raw.values()]);
+    tf.dispose([...new Set([...grads.values(), ...raw.values()])]);
     this.finishIteration(forward, call, m, calibration, trace, phiGrads);
     this.diag.add('metaSeconds', metaSeconds);
     return { loss: forward.loss, correct: forward.correct, size: labels.shape[0]! };
@@ -165,7 +175,7 @@ export class MetaQuantStep implements TrainStep {
 
     // The float parameters (biases, batch norm) take their ordinary gradients.
     const grads = forward.grads;
-    for (const c of cosines(this.layout.kernels.map((k) => [calibrated.get(k)!, grads.get(k)!]))) this.diag.add('cosMetaSte', c);
+    this.watchCosines(calibrated, grads, forward.loss);
     for (const k of this.layout.kernels) {
       record(trace, 'steGrad', k, grads.get(k)!);
       grads.get(k)!.dispose();
@@ -175,6 +185,18 @@ export class MetaQuantStep implements TrainStep {
     this.finishIteration(forward, call, m, calibration, trace, phiGrads);
     this.diag.add('metaSeconds', metaSeconds);
     return { loss: forward.loss, correct: forward.correct, size: labels.shape[0]! };
+  }
+
+  /** The `cosMetaSte` diagnostic, cos(cal ⊙ m, δ) per kernel, and the collapse watch that reads it. */
+  private watchCosines(calibrated: Map<string, Tensor>, grads: Map<string, Tensor>, loss: number): void {
+    const values = cosines(this.layout.kernels.map((k) => [calibrated.get(k)!, grads.get(k)!]));
+    for (const c of values) this.diag.add('cosMetaSte', c);
+    this.monitor.afterMetaStep(values, loss);
+  }
+
+  /** Collapse warnings since the last call (the trainer prints them on stderr). */
+  takeWarnings(): string[] {
+    return this.monitor.takeWarnings();
   }
 
   private phiContext(call: MetaCall, calibration: Map<string, Tensor>, alpha: number) {
@@ -220,7 +242,7 @@ export class MetaQuantStep implements TrainStep {
   }
 
   takeDiagnostics(): Record<string, number> {
-    return this.diag.take();
+    return { ...this.diag.take(), ...this.monitor.takeDiagnostics() };
   }
 
   getState(): SavedMetaQuantState {
@@ -232,48 +254,33 @@ export class MetaQuantStep implements TrainStep {
   }
 
   private stateOwners() {
-    return { carried: this.carried, optimizer: this.optimizer, meta: this.meta, metaAdam: this.metaAdam, phiPath: this.phiPath, flips: this.flips, diag: this.diag };
+    const { carried, optimizer, meta, metaAdam, phiPath, flips, diag, monitor } = this;
+    return { carried, optimizer, meta, metaAdam, phiPath, flips, diag, monitor };
   }
 
   /** g_Ŵ from the last backward pass, per quantized kernel (the next meta call's input). */
-  previousGHat(kernel: string): Tensor | undefined {
-    return this.carried.gHatPrev.get(kernel);
-  }
+  previousGHat(kernel: string): Tensor | undefined { return this.carried.gHatPrev.get(kernel); }
 
   /** W̃ from the last forward pass, per quantized kernel. */
-  previousWTilde(kernel: string): Tensor | undefined {
-    return this.carried.wTildePrev.get(kernel);
-  }
+  previousWTilde(kernel: string): Tensor | undefined { return this.carried.wTildePrev.get(kernel); }
 
   /** G, the last applied direction the next look-ahead uses (quantized kernels and their biases). */
-  lookaheadDirection(name: string): Tensor | undefined {
-    return this.carried.lookahead.get(name);
-  }
+  lookaheadDirection(name: string): Tensor | undefined { return this.carried.lookahead.get(name); }
 
   /** The per-element LSTM state the next meta call will receive (null = zeros). */
-  get lstmState(): LstmState | null {
-    return this.carried.lstm;
-  }
+  get lstmState(): LstmState | null { return this.carried.lstm; }
 
   /** 'code' or 'paper' (read by the φ probe). */
-  get mode(): MetaQuantMode {
-    return this.options.mode;
-  }
+  get mode(): MetaQuantMode { return this.options.mode; }
 
   /** The base optimizer (the φ probe previews paper mode's π with it). */
-  get baseOptimizer(): BaseOptimizer {
-    return this.optimizer;
-  }
+  get baseOptimizer(): BaseOptimizer { return this.optimizer; }
 
   /** The meta network M_φ (read by gradcheck and the φ probe). */
-  get metaNetwork(): MetaNetwork {
-    return this.meta;
-  }
+  get metaNetwork(): MetaNetwork { return this.meta; }
 
   /** The meta optimizer (the parity test compares its state; tests and gradcheck observe the φ-gradient it receives). */
-  get metaOptimizer(): TorchAdam {
-    return this.metaAdam;
-  }
+  get metaOptimizer(): TorchAdam { return this.metaAdam; }
 
   dispose(): void {
     this.optimizer.dispose();
