@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { statSync, existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { useBackend, BACKENDS, type BackendName } from '../engine/backend.js';
@@ -21,7 +21,7 @@ export function demoCommand(): Command {
       const port = o.port as number;
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got ${port}`);
       const runDir = existsSync(checkpoint) && statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
-      const outDir = (o.out as string | undefined) ?? join(runDir, 'demo');
+      const outDir = resolve((o.out as string | undefined) ?? join(runDir, 'demo')); // against the working folder
       await useBackend(o.backend as BackendName);
       const built = await buildDemo({ checkpoint, outDir });
       process.stdout.write(`built the demo in ${outDir} (packed model ${built.modelBytes} bytes, ${built.samples} test images)\n`);

@@ -19,12 +19,18 @@ export function evalCommand(): Command {
     .action(async (o: Record<string, unknown>) => {
       await useBackend(o.backend as BackendName);
       const { model, payload } = loadModel(String(o.checkpoint));
-      const dataset = await loadDataset({
+      const ownData = o.dataset === undefined;
+      const loaded = await loadDataset({
         dataset: (o.dataset as string | undefined) ?? payload.config.dataset,
-        dataDir: (o.dataDir as string | undefined) ?? (o.dataset ? undefined : payload.config.dataDir),
+        dataDir: (o.dataDir as string | undefined) ?? (ownData ? payload.config.dataDir : undefined),
         testLimit: o.testLimit as number | undefined,
-        trainLimit: o.split === 'train' ? payload.config.trainLimit : undefined,
+        // Older checkpoints store no normalisation: the run's own training images give it back.
+        trainLimit: ownData ? payload.config.trainLimit : undefined,
       });
+      // The input normalisation is part of the trained model: the checkpoint's, as training used it
+      // (with --train-limit it differs from the full training split's).
+      const stored = payload.normalization;
+      const dataset = stored && stored.mean.length === loaded.channels ? { ...loaded, mean: stored.mean, std: stored.std } : loaded;
       const [h, w, c] = model.config.inputShape;
       if (dataset.height !== h || dataset.width !== w || dataset.channels !== c || dataset.numClasses !== model.config.numClasses) {
         throw new UsageError(
@@ -32,7 +38,7 @@ export function evalCommand(): Command {
             `${dataset.name} has ${dataset.height}×${dataset.width}×${dataset.channels} and ${dataset.numClasses}`,
         );
       }
-      const result = evaluate(model, dataset, o.split as 'test' | 'train');
+      const result = evaluate(model, dataset, o.split as 'test' | 'train', payload.config.evalBatchSize); // training's batching: the same sums
       model.dispose();
       if (o.json) process.stdout.write(JSON.stringify({ testAccuracy: result.accuracy, testLoss: result.loss, count: result.count }) + '\n');
       else process.stdout.write(`${dataset.name} ${o.split}: accuracy ${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)} on ${result.count} images\n`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { MetaquantError } from '../util/errors.js';
+import { packageVersion } from '../util/package-version.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { compareCommand } from './compare.js';
@@ -19,7 +20,8 @@ import { workerCommand } from './worker.js';
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const program = new Command('metaquant')
-    .description('quantization-aware training of 1-8 bit networks with MetaQuant and STE')
+    .description(`metaquant ${packageVersion()}: quantization-aware training of 1-8 bit networks with MetaQuant and STE`)
+    .version(packageVersion(), '-V, --version', 'print the metaquant version')
     .option('--debug', 'print stack traces on errors')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })

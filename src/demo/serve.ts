@@ -1,36 +1,41 @@
-// A minimal static file server for the built demo (localhost only).
+// Serves the built demo folder on localhost with sirv (a maintained static-file middleware) behind
+// node:http. sirv indexes the folder once at start and answers only for files found then, so no
+// request path (`..`, encoded slashes, malformed escapes) can reach outside it; Node's HTTP parser
+// answers oversized headers with 431. What sirv leaves to its host is handled here: methods other
+// than GET/HEAD get 405, a malformed or backwards Range 416, and a request that makes it throw (e.g. a backwards Range) gets a 4xx
+// instead of taking the server down.
 import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize, sep } from 'node:path';
+import sirv from 'sirv';
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.mqp': 'application/octet-stream',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
+/** One `bytes=a-b` range with a ≤ b (sirv would pass a backwards one to createReadStream, which throws). */
+function validRange(range: string): boolean {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range);
+  return m !== null && (m[1] !== '' || m[2] !== '') && (m[1] === '' || m[2] === '' || Number(m[1]) <= Number(m[2]));
+}
 
 /** Serves the files under `root` on host:port (port 0 picks a free one); resolves once listening. */
 export function serveStatic(root: string, port: number, host = '127.0.0.1'): Promise<Server> {
-  const base = normalize(root + sep);
+  const files = sirv(root, {
+    dev: false, // index the folder now: only the files present at start are ever served
+    etag: true,
+    dotfiles: false,
+    setHeaders: (res) => res.setHeader('Cache-Control', 'no-store'),
+  });
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const file = normalize(join(base, path.endsWith('/') ? path + 'index.html' : path));
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || !file.startsWith(base)) {
-      res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 403 : 405).end();
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    readFile(file).then(
-      (body) => {
-        res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      () => res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n'),
-    );
+    if (req.headers.range !== undefined && !validRange(req.headers.range)) {
+      res.writeHead(416, { 'content-type': 'text/plain' }).end('bad range\n');
+      return;
+    }
+    try {
+      files(req, res, () => void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n'));
+    } catch {
+      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request\n');
+      else res.destroy();
+    }
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -9,10 +9,13 @@ export {
   float32Bytes,
   PACKED_MAGIC,
   PACKED_VERSION,
+  PACKED_VERSIONS,
   PACKED_EXTENSION,
   type PackedHeader,
   type PackedTensor,
   type DecodedPacked,
+  type DecodeOptions,
+  type PackedVersionFeatures,
 } from './packed-format.js';
 export { buildLayersModel, kerasName, type DeployedNetwork, type Normalization, type NamedTensor } from './layers-model.js';
 export { PIXEL_SCALE } from './normalisation.js';

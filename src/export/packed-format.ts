@@ -10,7 +10,14 @@
 //               float32 tensor:   count float32 values
 //               quantized tensor: levels float32 (2^bits), scales float32 (1 or output channels),
 //                                 codes packed at `bits` bits each (see bitpack.ts)
+//   uint32    versions with `checksum` (2 and later): CRC-32 (IEEE) of every byte before it
+//
+// Versions (PACKED_VERSIONS): 1 = the layout above without the trailer (still read, with a
+// warning that it cannot be verified); 2 = 1 + the CRC-32 trailer. A later version adds a row
+// and keeps `checksum: true`. The CRC comes from `crc-32` (pure JS, browser-safe; node:zlib's
+// crc32 would tie the loader to Node).
 import type * as tf from '@tensorflow/tfjs';
+import CRC32 from 'crc-32';
 import { MODEL_NAMES, hasArchitecture } from '../models/architectures.js';
 import type { ModelConfig } from '../models/model.js';
 import type { QuantizedEncoding } from '../quantizers/types.js';
@@ -20,7 +27,18 @@ import { decodeQuantized } from './encoding.js';
 import { buildLayersModel, type DeployedNetwork, type NamedTensor, type Normalization } from './layers-model.js';
 
 export const PACKED_MAGIC = Uint8Array.of(0x89, 0x4d, 0x51, 0x50, 0x4b, 0x0d, 0x0a, 0x1a);
-export const PACKED_VERSION = 1;
+/** What each format version adds; every version from 2 on carries the CRC-32 trailer. */
+export interface PackedVersionFeatures {
+  /** A CRC-32 of the whole file (magic to data) follows the data section as a uint32. */
+  checksum: boolean;
+}
+export const PACKED_VERSIONS: Readonly<Record<number, PackedVersionFeatures>> = {
+  1: { checksum: false },
+  2: { checksum: true },
+};
+/** The version encodePacked writes. */
+export const PACKED_VERSION = 2;
+const CHECKSUM_BYTES = 4;
 export const PACKED_EXTENSION = '.mqp';
 const PREAMBLE_BYTES = PACKED_MAGIC.length + 8;
 const MAX_HEADER_BYTES = 16 * 2 ** 20;
@@ -58,6 +76,10 @@ export interface PackedHeader {
 }
 
 export interface DecodedPacked {
+  /** The file's format version. */
+  version: number;
+  /** Whether a checksum verified the file (false for version 1 files, which have none). */
+  verified: boolean;
   header: PackedHeader;
   network: DeployedNetwork;
   /** Codes/levels/scales of each quantized tensor, as stored. */
@@ -77,7 +99,10 @@ function blockBytes(t: PackedTensor): number {
  * Encodes a network: tensors listed in `encodings` are stored as packed codes, every other
  * weight as float32. Input order of `weights` is kept.
  */
-export function encodePacked(net: DeployedNetwork & { encodings: Record<string, QuantizedEncoding> }): Uint8Array {
+export function encodePacked(net: DeployedNetwork & { encodings: Record<string, QuantizedEncoding> }, options: { version?: number } = {}): Uint8Array {
+  const version = options.version ?? PACKED_VERSION;
+  const features = PACKED_VERSIONS[version];
+  if (!features) throw new MetaquantError(`packed format version ${version} cannot be written; versions: ${Object.keys(PACKED_VERSIONS).join(', ')}`);
   const tensors: PackedTensor[] = [];
   const blocks: Uint8Array[] = [];
   let offset = 0;
@@ -105,10 +130,11 @@ export function encodePacked(net: DeployedNetwork & { encodings: Record<string, 
   const header: PackedHeader = { format: 'metaquant-packed', modelConfig: net.modelConfig, normalization: net.normalization, dataBytes: offset, tensors };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const dataStart = align4(PREAMBLE_BYTES + json.length);
-  const out = new Uint8Array(dataStart + offset);
+  const trailer = features.checksum ? CHECKSUM_BYTES : 0;
+  const out = new Uint8Array(dataStart + offset + trailer);
   out.set(PACKED_MAGIC, 0);
   const view = new DataView(out.buffer);
-  view.setUint32(PACKED_MAGIC.length, PACKED_VERSION, true);
+  view.setUint32(PACKED_MAGIC.length, version, true);
   view.setUint32(PACKED_MAGIC.length + 4, json.length, true);
   out.set(json, PREAMBLE_BYTES);
   let pos = dataStart;
@@ -116,21 +142,32 @@ export function encodePacked(net: DeployedNetwork & { encodings: Record<string, 
     out.set(b, pos);
     pos += b.length;
   }
+  if (features.checksum) view.setUint32(pos, CRC32.buf(out.subarray(0, pos)) >>> 0, true);
   return out;
 }
 
+export interface DecodeOptions {
+  /** Told when a file cannot be verified (version 1: no checksum); default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+
 /** Parses and validates a packed file; every problem is an InputFileError naming `source`. */
-export function decodePacked(bytes: Uint8Array, source = 'packed model'): DecodedPacked {
+export function decodePacked(bytes: Uint8Array, source = 'packed model', options: DecodeOptions = {}): DecodedPacked {
   const fail = (problem: string): never => {
     throw new InputFileError(source, problem);
   };
   if (bytes.length < PREAMBLE_BYTES || PACKED_MAGIC.some((b, i) => bytes[i] !== b)) fail('not a metaquant packed model (bad magic bytes)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(PACKED_MAGIC.length, true);
-  if (version !== PACKED_VERSION) fail(`packed format version ${version} is not supported (this metaquant reads version ${PACKED_VERSION})`);
+  const features = PACKED_VERSIONS[version];
+  if (!features) fail(`packed format version ${version} is not supported (this metaquant reads versions ${Object.keys(PACKED_VERSIONS).join(', ')})`);
+  // The body is everything the checksum covers (the whole file for version 1).
+  const bodyLength = bytes.length - (features!.checksum ? CHECKSUM_BYTES : 0);
   const headerLength = view.getUint32(PACKED_MAGIC.length + 4, true);
-  if (headerLength > MAX_HEADER_BYTES || PREAMBLE_BYTES + headerLength > bytes.length) {
-    fail(`truncated or corrupt: the header declares ${headerLength} bytes, the file has ${bytes.length - PREAMBLE_BYTES} after the preamble`);
+  if (headerLength > MAX_HEADER_BYTES || PREAMBLE_BYTES + headerLength > bodyLength) {
+    fail(`truncated or corrupt: the header declares ${headerLength} bytes, the file has ${bodyLength - PREAMBLE_BYTES} after the preamble`);
   }
   let parsed: unknown;
   try {
@@ -140,8 +177,18 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Decode
   }
   const header = checkHeader(parsed, fail);
   const dataStart = align4(PREAMBLE_BYTES + headerLength);
-  if (header.dataBytes !== bytes.length - dataStart) {
-    fail(`truncated or corrupt: the header declares ${header.dataBytes} data bytes, the file has ${Math.max(0, bytes.length - dataStart)}`);
+  if (header.dataBytes !== bodyLength - dataStart) {
+    fail(`truncated or corrupt: the header declares ${header.dataBytes} data bytes, the file has ${Math.max(0, bodyLength - dataStart)}`);
+  }
+  // After the structural checks (which name what is wrong) and before any value is read.
+  if (features!.checksum) {
+    const stored = view.getUint32(bodyLength, true);
+    const actual = CRC32.buf(bytes.subarray(0, bodyLength)) >>> 0;
+    if (stored !== actual) fail(`checksum mismatch: the file is corrupt (CRC-32 of its first ${bodyLength} bytes is ${hex(actual)}, its trailer says ${hex(stored)}); export it again`);
+  } else {
+    (options.onWarning ?? ((m: string) => console.warn(`metaquant: ${m}`)))(
+      `${source}: packed format version ${version} has no checksum, so the file cannot be verified; export it again for a version ${PACKED_VERSION} file`,
+    );
   }
   const weights: Record<string, NamedTensor> = {};
   const encodings: Record<string, QuantizedEncoding> = {};
@@ -167,15 +214,15 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Decode
     encodings[t.name] = { bits: t.bits, codes, levels, scales };
     weights[t.name] = { shape: t.shape, data: decodeQuantized({ codes, levels, scales }) };
   }
-  return { header, network: { modelConfig: header.modelConfig, normalization: header.normalization, weights }, encodings };
+  return { version, verified: features!.checksum, header, network: { modelConfig: header.modelConfig, normalization: header.normalization, weights }, encodings };
 }
 
 /**
  * Loads a packed model as a standard tfjs LayersModel (input: raw pixels 0–255, shape
  * [N, ...inputShape]; output: logits). Works in the browser: pass the fetched bytes.
  */
-export function loadPackedModel(bytes: Uint8Array, source = 'packed model'): tf.LayersModel {
-  const { network } = decodePacked(bytes, source);
+export function loadPackedModel(bytes: Uint8Array, source = 'packed model', options: DecodeOptions = {}): tf.LayersModel {
+  const { network } = decodePacked(bytes, source, options);
   try {
     return buildLayersModel(network);
   } catch (err) {

@@ -2,9 +2,9 @@
 // version and a fingerprint of the training-config schema (fields, types, ranges, defaults), so
 // two builds that would read a config differently are told apart even at the same version.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TrainConfigSchema } from '../config/schema.js';
+import { packageVersion } from '../util/package-version.js';
 
 export interface Versions {
   /** package.json's version. */
@@ -17,9 +17,8 @@ let cached: Versions | undefined;
 
 export function localVersions(): Versions {
   if (!cached) {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
     const schema = JSON.stringify(z.toJSONSchema(TrainConfigSchema, { unrepresentable: 'any', io: 'input' }));
-    cached = { metaquant: pkg.version, configSchema: createHash('sha256').update(schema).digest('hex').slice(0, 16) };
+    cached = { metaquant: packageVersion(), configSchema: createHash('sha256').update(schema).digest('hex').slice(0, 16) };
   }
   return cached;
 }

@@ -23,5 +23,5 @@ export function removeStaleTempFiles(runDir: string): void {
   } catch {
     return;
   }
-  for (const n of names) if (/^\.(checkpoint\.mqc|metrics\.jsonl|config\.json)\..*\.tmp$/.test(n)) rmSync(join(runDir, n), { force: true });
+  for (const n of names) if (/^\.(checkpoint\.mqc|metrics\.jsonl|config\.json|run\.json)\..*\.tmp$/.test(n)) rmSync(join(runDir, n), { force: true });
 }

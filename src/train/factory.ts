@@ -13,7 +13,7 @@ import { configFromFile } from '../run/run-config.js';
 import { modelFromPayload, type CheckpointPayload } from '../run/checkpoint-payload.js';
 import { BaseOptimizer } from './optimizers.js';
 import { SteStep } from './ste-step.js';
-import { SteHypergradStep } from './ste-hypergrad-step.js';
+import { DEFAULT_HYPERGRAD_BETA, SteHypergradStep } from './ste-hypergrad-step.js';
 import { MetaQuantStep } from './metaquant/step.js';
 import type { TrainStep } from './step.js';
 import { checkRunMemory } from './memory.js';
@@ -22,6 +22,19 @@ import { checkRunMemory } from './memory.js';
 export function effectiveWeightDecay(c: TrainConfig): number {
   if (c.weightDecay !== null) return c.weightDecay;
   return c.method === 'metaquant' && c.optimizer === 'adam' ? 5e-4 : 0;
+}
+
+/**
+ * The config with every default that depends on other fields resolved (weight decay, augmentation,
+ * ste-hypergrad's β), as the run folder's config.json shows it: what the run really used.
+ */
+export function effectiveConfig(c: TrainConfig, dataset: Pick<Dataset, 'augmentByDefault'>): TrainConfig {
+  return {
+    ...c,
+    weightDecay: effectiveWeightDecay(c),
+    augment: c.augment ?? dataset.augmentByDefault,
+    ...(c.method === 'ste-hypergrad' ? { hypergradBeta: c.hypergradBeta ?? DEFAULT_HYPERGRAD_BETA[c.optimizer] } : {}),
+  };
 }
 
 export function datasetFor(config: TrainConfig): Promise<Dataset> {

@@ -22,7 +22,7 @@ import { defaultRunDir, removeStaleTempFiles, writeMetrics } from '../run/run-fo
 import { lrMultiplier } from './schedules.js';
 import type { StepResult, TrainStep } from './step.js';
 import { evaluate } from './evaluate.js';
-import { createStep, datasetFor, modelConfigFor, restoreTraining } from './factory.js';
+import { createStep, datasetFor, effectiveConfig, modelConfigFor, restoreTraining } from './factory.js';
 import { buildModelWithinMemory, checkRunMemory } from './memory.js';
 import { trainerInputParts, type TrainerInput } from './trainer-input.js';
 
@@ -134,7 +134,7 @@ export class Trainer {
     }
     const step = createStep(config, model);
     const out = config.out ?? defaultRunDir();
-    writeRunConfig(out, config);
+    writeRunConfig(out, effectiveConfig(config, dataset)); // defaults resolved: what the run uses
     return new Trainer(config, dataset, model, step, out, null);
   }
 

@@ -97,7 +97,8 @@ function withHeader(bytes: Uint8Array, change: (h: PackedHeader) => void): Uint8
 
 test('bad packed files get an InputFileError naming the file and the problem', () => {
   const model = tiny({ name: 'dorefa', bits: 2 });
-  const good = encodePacked(deployModel(model, NORM6));
+  // Version 1 (no checksum): each structural check is reached as such (version 2's checksum is tested below).
+  const good = encodePacked(deployModel(model, NORM6), { version: 1 });
   model.dispose();
   const header = decodePacked(good).header;
   const dataStart = good.length - header.dataBytes;
@@ -110,7 +111,7 @@ test('bad packed files get an InputFileError naming the file and the problem', (
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['empty', new Uint8Array(0), /bad magic/],
     ['magic', mutate((b) => (b[1] = 0)), /bad magic/],
-    ['version', mutate((_, v) => v.setUint32(8, 2, true)), /version 2 is not supported \(this metaquant reads version 1\)/],
+    ['version', mutate((_, v) => v.setUint32(8, 99, true)), /version 99 is not supported \(this metaquant reads versions 1, 2\)/],
     ['header length', mutate((_, v) => v.setUint32(12, 0xffffffff, true)), /header declares 4294967295 bytes/],
     ['truncated', good.subarray(0, good.length - 1), /declares \d+ data bytes, the file has \d+/],
     ['trailing bytes', Uint8Array.from([...good, 0, 0, 0, 0]), /declares \d+ data bytes/],
@@ -169,4 +170,58 @@ test('1-bit MNIST models: packed ≥ 25× (LeNet-5) and ≥ 20× (MLP 784-256-25
     }
     assert.ok(packed > expected && packed - expected < 4096, `header overhead ${packed - expected} bytes`);
   }
+});
+
+test('version 2: a CRC-32 trailer catches one flipped bit in the weights; version 1 files still load, with a warning', () => {
+  const model = tiny({ name: 'dorefa', bits: 2 });
+  const net = deployModel(model, NORM6);
+  model.dispose();
+  const v2 = encodePacked(net);
+  const v1 = encodePacked(net, { version: 1 });
+  assert.equal(v2.length, v1.length + 4, 'version 2 = version 1 + a 4-byte trailer');
+  assert.equal(new DataView(v2.buffer).getUint32(8, true), 2);
+  const decoded = decodePacked(v2, 'good.mqp');
+  assert.equal(decoded.verified, true);
+  assert.deepEqual(Array.from(v2.subarray(0, v1.length).subarray(16)), Array.from(v1.subarray(16)), 'same header and data as version 1');
+
+  const dataStart = v1.length - decoded.header.dataBytes;
+  const codes = decoded.header.tensors.find((t) => t.kind === 'quantized')!;
+  const at = dataStart + codes.offset + 4 * (codes.kind === 'quantized' ? codes.levels + codes.scales : 0); // first byte of its packed codes
+  for (const [file, version] of [[v1, 1], [v2, 2]] as const) {
+    const flipped = file.slice();
+    flipped[at] ^= 0x04;
+    if (version === 1) {
+      // What the checksum is for: version 1 loads the corrupt weights without a word.
+      const warnings: string[] = [];
+      const d = decodePacked(flipped, 'old.mqp', { onWarning: (m) => warnings.push(m) });
+      assert.equal(d.verified, false);
+      assert.notDeepEqual(Array.from(d.encodings[codes.name]!.codes), Array.from(decoded.encodings[codes.name]!.codes));
+      assert.deepEqual(warnings, ['old.mqp: packed format version 1 has no checksum, so the file cannot be verified; export it again for a version 2 file']);
+    } else {
+      assert.throws(
+        () => decodePacked(flipped, 'flipped.mqp'),
+        (err: unknown) => err instanceof InputFileError && /^flipped\.mqp: checksum mismatch: the file is corrupt \(CRC-32 of its first \d+ bytes is 0x[0-9a-f]{8}, its trailer says 0x[0-9a-f]{8}\)/.test(err.message),
+      );
+    }
+  }
+  // A flipped bit in the trailer itself, or in the header's numbers, is caught too.
+  const trailer = v2.slice();
+  trailer[trailer.length - 1] ^= 0x80;
+  assert.throws(() => decodePacked(trailer, 'x.mqp'), /checksum mismatch/);
+  const mean = v2.slice();
+  const digit = new TextDecoder().decode(mean.subarray(16, 400)).indexOf('0.1') + 16 + 2;
+  mean[digit] ^= 0x01; // '1' → '0': still valid JSON, another normalisation
+  assert.throws(() => decodePacked(mean, 'x.mqp'), /checksum mismatch/);
+
+  // The default warning goes to console.warn, and the version 1 model still loads.
+  const warned: unknown[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warned.push(args.join(' '));
+  try {
+    loadPackedModel(v1, 'old.mqp').dispose();
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warned.length, 1);
+  assert.match(String(warned[0]), /^metaquant: old\.mqp: packed format version 1 has no checksum/);
 });

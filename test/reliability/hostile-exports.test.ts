@@ -148,7 +148,7 @@ test('packed model (.mqp): layout, JSON header fields, float sections', async ()
     b.writeFloatLE(v, at);
     return new Uint8Array(b);
   };
-  mutations.push({ name: 'unknown version 2', bytes: setU32(PACKED_MAGIC.length, 2) }, { name: 'version 0', bytes: setU32(PACKED_MAGIC.length, 0) });
+  mutations.push({ name: 'unknown version 99', bytes: setU32(PACKED_MAGIC.length, 99) }, { name: 'version 1 (no trailer expected)', bytes: setU32(PACKED_MAGIC.length, 1) }, { name: 'version 0', bytes: setU32(PACKED_MAGIC.length, 0) });
   for (const [label, v] of [['NaN', Number.NaN], ['+Inf', Infinity], ['-Inf', -Infinity]] as const) {
     const last = (t: { offset: number; shape: number[] }) => dataStart + t.offset + 4 * (t.shape.reduce((a, b) => a * b, 1) - 1);
     mutations.push(
