@@ -72,6 +72,8 @@ function layerFor(node: Exclude<GraphNode, { op: 'input' }>, name: string): { la
       return { layer: tf.layers.add({ name }), params: [] };
     case 'globalAvgPool':
       return { layer: tf.layers.globalAveragePooling2d({ name }), params: [] };
+    case 'actQuant':
+      throw new MetaquantError('TODO actQuant');
   }
 }
 

@@ -64,7 +64,7 @@ function addCount(into: CountsByBits, bits: number, count: number): void {
 /** Bit width and number of float32 scales of one kernel as deployed (from the quantizer's encoding). */
 function kernelDeployment(model: QuantizedModel, kernelName: string): { bits: number; scales: number } {
   if (!model.quantizer || !model.isQuantized(kernelName)) return { bits: FLOAT_BITS, scales: 0 };
-  const encoding = model.quantizer.encode(model.params.get(kernelName));
+  const encoding = model.encodeKernel(kernelName);
   return { bits: encoding.bits, scales: encoding.scales.length };
 }
 
@@ -120,6 +120,12 @@ function layerRow(model: QuantizedModel, node: GraphNode, inputShape: number[], 
       return row(autoName('add'), 'Add');
     case 'globalAvgPool':
       return row(autoName('avgpool'), 'GlobalAvgPool');
+    case 'actQuant':
+      if (node.scale) {
+        addCount(weightsByBits, FLOAT_BITS, 1);
+        memoryBytes += 4;
+      }
+      return row(`${node.layer}/input`, `ActQuant ${node.quantizer.name}${node.quantizer.name === 'sign' ? '' : ` ${node.quantizer.bits ?? 1}-bit`}`);
   }
 }
 

@@ -1,13 +1,14 @@
 import { UsageError, unknownChoice } from '../util/errors.js';
 import { BwnQuantizer } from './bwn.js';
 import { DorefaQuantizer } from './dorefa.js';
+import { LsqQuantizer } from './lsq.js';
 import { assertEstimator } from './estimators.js';
 import { SignQuantizer } from './sign.js';
 import { TernaryQuantizer } from './ternary.js';
 import type { QuantizerConfig, WeightQuantizer } from './types.js';
 
 /** The built-in quantizer families. */
-export const QUANTIZER_NAMES = ['dorefa', 'bwn', 'ternary', 'sign'] as const;
+export const QUANTIZER_NAMES = ['dorefa', 'bwn', 'ternary', 'sign', 'lsq'] as const;
 export type BuiltinQuantizerName = (typeof QUANTIZER_NAMES)[number];
 
 /** Builds a quantizer from a validated config (name known, estimator valid); checks its own bits. */
@@ -20,10 +21,11 @@ const factories = new Map<string, QuantizerFactory>([
   ['bwn', (config) => new BwnQuantizer(config)],
   ['ternary', (config) => new TernaryQuantizer(config)],
   ['sign', (config) => new SignQuantizer(config)],
+  ['lsq', (config) => new LsqQuantizer(config)],
 ]);
 
 /** Families whose bit width is a choice (their config takes `bits`); the others have a fixed width. */
-const variableWidth = new Set<string>(['dorefa']);
+const variableWidth = new Set<string>(['dorefa', 'lsq']);
 
 /** Whether the family `name` takes a bit width in its config (dorefa: 1..8); the others have a fixed one. */
 export function quantizerTakesBits(name: string): boolean {
