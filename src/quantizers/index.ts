@@ -19,6 +19,7 @@ export { TERNARY_THRESHOLD_FACTOR, TernaryQuantizer } from './ternary.js';
 export { SignQuantizer } from './sign.js';
 export {
   QUANTIZER_NAMES,
+  LEARNED_STEP_QUANTIZER_NAMES,
   createQuantizer,
   describeQuantizer,
   quantizerFromConfig,

@@ -8,7 +8,12 @@ import { TernaryQuantizer } from './ternary.js';
 import type { QuantizerConfig, WeightQuantizer } from './types.js';
 
 /** The built-in quantizer families. */
-export const QUANTIZER_NAMES = ['dorefa', 'bwn', 'ternary', 'sign', 'lsq'] as const;
+export const QUANTIZER_NAMES = ['dorefa', 'bwn', 'ternary', 'sign'] as const;
+/**
+ * Built-in families with a learned step per layer (LSQ), registered after those above. They are not
+ * stateless functions of W (their quantize needs the model's step), hence listed apart.
+ */
+export const LEARNED_STEP_QUANTIZER_NAMES = ['lsq'] as const;
 export type BuiltinQuantizerName = (typeof QUANTIZER_NAMES)[number];
 
 /** Builds a quantizer from a validated config (name known, estimator valid); checks its own bits. */
