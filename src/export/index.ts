@@ -9,11 +9,14 @@ export {
   float32Bytes,
   PACKED_MAGIC,
   PACKED_VERSION,
+  PACKED_VERSION_ACTIVATIONS,
+  packedVersionFor,
   PACKED_EXTENSION,
   type PackedHeader,
   type PackedTensor,
   type DecodedPacked,
 } from './packed-format.js';
+export { registerActQuantLayer, ACT_QUANT_CLASS, type ActQuantLayerArgs } from './tfjs-act-layer.js';
 export { buildLayersModel, kerasName, type DeployedNetwork, type Normalization, type NamedTensor } from './layers-model.js';
 export { PIXEL_SCALE } from './normalisation.js';
 export { packBits, unpackBits, packedByteLength } from './bitpack.js';

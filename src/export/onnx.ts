@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { UsageError, unknownChoice } from '../util/errors.js';
 import { pixelAffine, type InputNormalisation } from './normalisation.js';
 import { checkpointNormalization } from './deploy.js';
-import { modelActDeployment } from './activation.js';
+import { actDeployment } from './activation.js';
 
 /** Operator set the exported graph declares (every operator used is unchanged since opset 13 or earlier). */
 export { ONNX_OPSET };
@@ -197,7 +197,7 @@ function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inpu
     }
     case 'actQuant': {
       // Standard operators computing what the library computes, bit for bit: Round is half to even like tf.round.
-      const d = modelActDeployment(model, node);
+      const d = actDeployment(node, (p) => paramValues(model, p)[0]!);
       const one = (name: string, v: number) => b.constant(`${node.layer}/act/${name}`, [], Float32Array.of(v));
       if (d.kind === 'sign') {
         const nonNegative = b.node('GreaterOrEqual', [x.name, one('zero', 0)], 'act_nonneg');

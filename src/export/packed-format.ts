@@ -3,7 +3,8 @@
 //
 // Layout (all integers and floats little-endian):
 //   8 bytes   magic 89 4D 51 50 4B 0D 0A 1A ("\x89MQPK\r\n\x1a": binary, catches text-mode mangling)
-//   uint32    format version (PACKED_VERSION)
+//   uint32    format version: PACKED_VERSION (1), or PACKED_VERSION_ACTIVATIONS (3) for a model with
+//             activation quantization or learned weight steps (see packedVersionFor)
 //   uint32    byte length of the JSON header
 //   JSON      PackedHeader (UTF-8), then zero padding to a multiple of 4 bytes
 //   data      one block per tensor, in header order, each padded to a multiple of 4 bytes:
@@ -21,6 +22,16 @@ import { buildLayersModel, type DeployedNetwork, type NamedTensor, type Normaliz
 
 export const PACKED_MAGIC = Uint8Array.of(0x89, 0x4d, 0x51, 0x50, 0x4b, 0x0d, 0x0a, 0x1a);
 export const PACKED_VERSION = 1;
+/**
+ * Version 3 (issue 16): the same layout; the header's modelConfig may hold `actQuantizer` and
+ * `archOptions.activation`, and the learned scalars (`<layer>/actAlpha`, `<layer>/actStep`,
+ * `<layer>/weightStep`) are float32 tensors. A new number so that a reader that knows only
+ * version 1 refuses such a file instead of predicting without its activation quantization.
+ * (Version 2 is the CRC-32 trailer of another branch; its trailer applies to version 3 alike.)
+ */
+export const PACKED_VERSION_ACTIVATIONS = 3;
+const READABLE_VERSIONS = [PACKED_VERSION, PACKED_VERSION_ACTIVATIONS];
+const ACT_QUANTIZERS = ['sign', 'dorefa', 'pact', 'lsq'];
 export const PACKED_EXTENSION = '.mqp';
 const PREAMBLE_BYTES = PACKED_MAGIC.length + 8;
 const MAX_HEADER_BYTES = 16 * 2 ** 20;
@@ -62,6 +73,11 @@ export interface DecodedPacked {
   network: DeployedNetwork;
   /** Codes/levels/scales of each quantized tensor, as stored. */
   encodings: Record<string, QuantizedEncoding>;
+}
+
+/** The version a model needs: 3 when it quantizes activations or learns weight steps, else 1 (files as before). */
+export function packedVersionFor(config: ModelConfig): number {
+  return config.actQuantizer || config.quantizer?.name === 'lsq' ? PACKED_VERSION_ACTIVATIONS : PACKED_VERSION;
 }
 
 const align4 = (n: number) => (n + 3) & ~3;
@@ -108,7 +124,7 @@ export function encodePacked(net: DeployedNetwork & { encodings: Record<string, 
   const out = new Uint8Array(dataStart + offset);
   out.set(PACKED_MAGIC, 0);
   const view = new DataView(out.buffer);
-  view.setUint32(PACKED_MAGIC.length, PACKED_VERSION, true);
+  view.setUint32(PACKED_MAGIC.length, packedVersionFor(net.modelConfig), true);
   view.setUint32(PACKED_MAGIC.length + 4, json.length, true);
   out.set(json, PREAMBLE_BYTES);
   let pos = dataStart;
@@ -127,7 +143,7 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Decode
   if (bytes.length < PREAMBLE_BYTES || PACKED_MAGIC.some((b, i) => bytes[i] !== b)) fail('not a metaquant packed model (bad magic bytes)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(PACKED_MAGIC.length, true);
-  if (version !== PACKED_VERSION) fail(`packed format version ${version} is not supported (this metaquant reads version ${PACKED_VERSION})`);
+  if (!READABLE_VERSIONS.includes(version)) fail(`packed format version ${version} is not supported (this metaquant reads versions ${READABLE_VERSIONS.join(' and ')})`);
   const headerLength = view.getUint32(PACKED_MAGIC.length + 4, true);
   if (headerLength > MAX_HEADER_BYTES || PREAMBLE_BYTES + headerLength > bytes.length) {
     fail(`truncated or corrupt: the header declares ${headerLength} bytes, the file has ${bytes.length - PREAMBLE_BYTES} after the preamble`);
@@ -139,6 +155,9 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Decode
     fail('corrupt header (not valid UTF-8 JSON)');
   }
   const header = checkHeader(parsed, fail);
+  if (packedVersionFor(header.modelConfig) !== version) {
+    fail(`format version ${version} does not match its model (activation quantization and lsq weights are version ${PACKED_VERSION_ACTIVATIONS}, everything else version ${PACKED_VERSION})`);
+  }
   const dataStart = align4(PREAMBLE_BYTES + headerLength);
   if (header.dataBytes !== bytes.length - dataStart) {
     fail(`truncated or corrupt: the header declares ${header.dataBytes} data bytes, the file has ${Math.max(0, bytes.length - dataStart)}`);
@@ -209,6 +228,13 @@ function checkHeader(h: unknown, fail: (problem: string) => never): PackedHeader
     if (!isObject(o)) return fail('modelConfig.archOptions must be an object');
     if (o.hidden !== undefined && !(Array.isArray(o.hidden) && o.hidden.every((u) => isCount(u, 1)))) fail('modelConfig.archOptions.hidden must be a list of positive integers');
     if (o.batchNorm !== undefined && typeof o.batchNorm !== 'boolean') fail('modelConfig.archOptions.batchNorm must be true or false');
+    if (o.activation !== undefined && o.activation !== 'relu' && o.activation !== 'identity') fail('modelConfig.archOptions.activation must be relu or identity');
+  }
+  if (config.actQuantizer !== undefined && config.actQuantizer !== null) {
+    const a = config.actQuantizer;
+    if (!isObject(a) || typeof a.name !== 'string' || !ACT_QUANTIZERS.includes(a.name)) fail(`modelConfig.actQuantizer must name one of: ${ACT_QUANTIZERS.join(', ')}`);
+    const bits = (a as Record<string, unknown>).bits;
+    if (bits !== undefined && !(isCount(bits, 1) && bits <= 8)) fail('modelConfig.actQuantizer.bits must be an integer from 1 to 8');
   }
   const channels = (shape as number[])[2]!;
   const norm = header.normalization;

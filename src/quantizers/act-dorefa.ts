@@ -1,5 +1,6 @@
 import { tf, type Tensor } from '../engine/tf.js';
 import { checkActBits, insideGate, maxCodeOf, uniformCodes } from './act-uniform.js';
+import { actDeploymentOf } from './act-deployment.js';
 import type { ActDeployment, ActQuantizerConfig, ActivationQuantizer } from './activation-types.js';
 
 /**
@@ -38,7 +39,7 @@ export class DorefaActQuantizer implements ActivationQuantizer {
   }
 
   deployment(): ActDeployment {
-    return { kind: 'uniform', step: this.step, maxCode: this.maxCode };
+    return actDeploymentOf(this.getConfig());
   }
 
   describe(): string {

@@ -1,5 +1,6 @@
 import type { Tensor } from '../engine/tf.js';
-import { checkActBits, maxCodeOf, requirePositive, requireScale } from './act-uniform.js';
+import { checkActBits, maxCodeOf, requireScale } from './act-uniform.js';
+import { actDeploymentOf } from './act-deployment.js';
 import { lsqQuantize } from './lsq-grid.js';
 import type { ActDeployment, ActQuantizerConfig, ActivationQuantizer } from './activation-types.js';
 
@@ -40,7 +41,7 @@ export class LsqActQuantizer implements ActivationQuantizer {
   }
 
   deployment(step?: number): ActDeployment {
-    return { kind: 'uniform', step: Math.fround(requirePositive(this.name, 'step', step)), maxCode: this.maxCode };
+    return actDeploymentOf(this.getConfig(), step);
   }
 
   describe(): string {

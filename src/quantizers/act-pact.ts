@@ -1,5 +1,6 @@
 import { tf, type Tensor } from '../engine/tf.js';
-import { checkActBits, insideGate, maxCodeOf, requirePositive, requireScale, uniformCodes } from './act-uniform.js';
+import { checkActBits, insideGate, maxCodeOf, requireScale, uniformCodes } from './act-uniform.js';
+import { actDeploymentOf } from './act-deployment.js';
 import type { ActDeployment, ActQuantizerConfig, ActivationQuantizer } from './activation-types.js';
 
 /** PACT's initial clip: inputs follow batch norm (about unit variance), so 3 keeps nearly all of them. */
@@ -44,8 +45,7 @@ export class PactActQuantizer implements ActivationQuantizer {
   }
 
   deployment(alpha?: number): ActDeployment {
-    const a = requirePositive(this.name, 'clip alpha', alpha);
-    return { kind: 'uniform', step: Math.fround(Math.fround(a) / this.maxCode), maxCode: this.maxCode };
+    return actDeploymentOf(this.getConfig(), alpha);
   }
 
   describe(): string {

@@ -32,11 +32,3 @@ export function requireScale(name: string, scale: Tensor | undefined): Tensor {
   if (!scale) throw new UsageError(`activation quantizer '${name}' learns a per-layer scalar; quantize() needs it`);
   return scale;
 }
-
-/** A learned scalar read back for export; it must be a positive finite number. */
-export function requirePositive(name: string, what: string, value: number | undefined): number {
-  if (value === undefined || !Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`activation quantizer '${name}': its ${what} must be a positive finite number, got ${String(value)}`);
-  }
-  return value;
-}
