@@ -110,7 +110,7 @@ test('bad packed files get an InputFileError naming the file and the problem', (
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['empty', new Uint8Array(0), /bad magic/],
     ['magic', mutate((b) => (b[1] = 0)), /bad magic/],
-    ['version', mutate((_, v) => v.setUint32(8, 2, true)), /version 2 is not supported \(this metaquant reads version 1\)/],
+    ['version', mutate((_, v) => v.setUint32(8, 2, true)), /version 2 is not supported \(this metaquant reads versions 1 and 3\)/],
     ['header length', mutate((_, v) => v.setUint32(12, 0xffffffff, true)), /header declares 4294967295 bytes/],
     ['truncated', good.subarray(0, good.length - 1), /declares \d+ data bytes, the file has \d+/],
     ['trailing bytes', Uint8Array.from([...good, 0, 0, 0, 0]), /declares \d+ data bytes/],
