@@ -74,7 +74,7 @@ export const TRAIN_FIELDS = {
     list: true,
   },
   quantizer: { schema: registered(quantizerChoices, 'quantizer').default('dorefa'), ...choice('weight quantizer (registered quantizers, or none)', quantizerChoices) },
-  bits: { schema: z.number().int().min(1).max(8).default(1), ...int('<k>', 'dorefa bit width (1-8)') },
+  bits: { schema: z.number().int().min(1).max(8).default(1), ...int('<k>', 'dorefa/lsq bit width (1-8)') },
   perChannel: { schema: z.boolean().default(false), help: 'bwn/ternary: one scale per output channel' },
   keepFirstLastFp: { schema: z.boolean().default(false), help: 'keep the first and last weight layers in float' },
   // --- activation quantization (issue 16). Optional, not defaulted: configs without them keep their identity (canonical JSON). ---
