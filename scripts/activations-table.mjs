@@ -1,7 +1,8 @@
 // The README's activation-quantization table (issue 16), from the grids' summary.json files:
 //   node scripts/activations-table.mjs [DIR]     (DIR default docs/results/data/activations)
-// DIR holds activations.summary.json, activations-lsq.summary.json and activations-bnn.summary.json,
-// copies of the summary.json that `metaquant compare` wrote for docs/results/activations*.yaml.
+// DIR holds activations.summary.json, activations-lsq.summary.json, activations-bnn.summary.json and
+// activations-first-layer.summary.json, copies of the summary.json that `metaquant compare` wrote
+// for docs/results/activations*.yaml.
 // Prints a Markdown table: rows = training method, columns = activation bits, cells = final test
 // accuracy mean ± std over the seeds (n runs), then the fully binary network's row.
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ const read = (name) => {
   if (json.format !== 'metaquant-compare-summary') throw new Error(`${file} is not a compare summary.json`);
   return json.cells;
 };
-const cells = [...read('activations'), ...read('activations-lsq'), ...read('activations-bnn')];
+const cells = [...read('activations'), ...read('activations-lsq'), ...read('activations-bnn'), ...read('activations-first-layer')];
 const cellFor = (method) => cells.find((c) => c.method === method);
 const fmt = (c) => (c ? `${(c.finalMean * 100).toFixed(1)} ± ${c.finalStd === null ? '–' : (c.finalStd * 100).toFixed(1)} (n=${c.n})` : 'not run');
 
@@ -34,5 +35,11 @@ const lines = [
   '|---|---|',
   `| BNN trained by STE | ${fmt(cellFor('bnn-ste'))} |`,
   `| BNN trained by MetaQuant FC-Grad | ${fmt(cellFor('bnn-fcgrad'))} |`,
+  '',
+  '| first and last layers float (MLP 784-128-128-10, only fc2 and its input quantized), STE, BWN weights | test accuracy % |',
+  '|---|---|',
+  `| float activations | ${fmt(cellFor('mid-a32'))} |`,
+  `| DoReFa 8-bit activations | ${fmt(cellFor('mid-dorefa-a8'))} |`,
+  `| LSQ 8-bit activations | ${fmt(cellFor('mid-lsq-a8'))} |`,
 ];
 console.log(lines.join('\n'));
