@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { BACKENDS } from '../engine/backend.js';
 import { MODEL_NAMES } from '../models/architectures.js';
 import { registeredQuantizerNames } from '../quantizers/registry.js';
+import { registeredActQuantizerNames } from '../quantizers/act-registry.js';
+import { HIDDEN_ACTIVATIONS } from '../models/architectures.js';
 import { registeredMetaKinds } from '../meta/registry.js';
 import { META_ACTIVATIONS } from '../meta/types.js';
 import { METHODS, MQ_MODES, ON_NAN, OPTIMIZERS, PHI_OBJECTIVES, PHI_PATHS, SCHEDULES, ZO_METHODS } from './choices.js';
@@ -47,6 +49,7 @@ function registered(names: () => readonly string[], what: string) {
 }
 
 const quantizerChoices = () => [...registeredQuantizerNames(), 'none'];
+const actQuantizerChoices = () => [...registeredActQuantizerNames(), 'none'];
 const int = (value: string, help: string) => ({ value, help, parse: parseInteger });
 const num = (value: string, help: string) => ({ value, help, parse: parseNumber });
 const choice = (help: string, choices: () => readonly string[], value = '<name>') => ({ value, help, choices });
@@ -71,9 +74,20 @@ export const TRAIN_FIELDS = {
     list: true,
   },
   quantizer: { schema: registered(quantizerChoices, 'quantizer').default('dorefa'), ...choice('weight quantizer (registered quantizers, or none)', quantizerChoices) },
-  bits: { schema: z.number().int().min(1).max(8).default(1), ...int('<k>', 'dorefa bit width (1-8)') },
+  bits: { schema: z.number().int().min(1).max(8).default(1), ...int('<k>', 'dorefa/lsq bit width (1-8)') },
   perChannel: { schema: z.boolean().default(false), help: 'bwn/ternary: one scale per output channel' },
   keepFirstLastFp: { schema: z.boolean().default(false), help: 'keep the first and last weight layers in float' },
+  // --- activation quantization (issue 16). Optional, not defaulted: configs without them keep their identity (canonical JSON). ---
+  actQuantizer: {
+    schema: registered(actQuantizerChoices, 'activation quantizer').optional(),
+    ...choice("quantize every quantized layer's input: sign, dorefa, pact, lsq, or none (default: float activations)", actQuantizerChoices),
+  },
+  actBits: { schema: z.number().int().min(1).max(8).optional(), ...int('<k>', 'activation bit width for dorefa/pact/lsq (1-8, default 1)') },
+  hiddenActivation: {
+    schema: oneOf(HIDDEN_ACTIVATIONS, 'hidden activation').optional(),
+    ...choice('mlp/lenet5 hidden activation: relu (default) or identity (a BNN: sign activations need negative inputs)', fixed(HIDDEN_ACTIVATIONS)),
+  },
+  // --- end activation quantization ---
   method: {
     schema: oneOf(METHODS, 'method').default('ste'),
     ...choice('training method (the canonical flag; --estimator is an alias): STE variants or MetaQuant', fixed(METHODS)),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UsageError } from '../util/errors.js';
 import { quantizerTakesBits, variableWidthQuantizers } from '../quantizers/registry.js';
+import { checkActivationOptions } from './activation-rules.js';
 import { TRAIN_FIELDS, TRAIN_FIELD_KEYS, fieldKey, fieldOf } from './fields.js';
 import { suggestField } from './flags.js';
 
@@ -68,6 +69,7 @@ export function parseTrainConfig(input: unknown): TrainConfig {
   if (c.quantizer !== 'none' && !quantizerTakesBits(c.quantizer) && c.bits !== 1) {
     throw new UsageError(`--bits applies to ${variableWidthQuantizers().join(' or ')} only; ${c.quantizer} has a fixed width (use --bits 1 or omit it)`);
   }
+  checkActivationOptions(c);
   return c;
 }
 

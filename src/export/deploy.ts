@@ -22,7 +22,7 @@ export function deployModel(model: QuantizedModel, normalization: Normalization)
   for (const info of model.params.infos) {
     const variable = model.params.get(info.name);
     if (model.quantizer && model.isQuantized(info.name)) {
-      const enc = model.quantizer.encode(variable);
+      const enc = model.encodeKernel(info.name);
       encodings[info.name] = enc;
       weights[info.name] = { shape: [...info.shape], data: decodeQuantized(enc) };
     } else {

@@ -10,6 +10,8 @@ export {
   PACKED_MAGIC,
   PACKED_VERSION,
   PACKED_VERSIONS,
+  PACKED_VERSION_ACTIVATIONS,
+  packedVersionFor,
   PACKED_EXTENSION,
   type PackedHeader,
   type PackedTensor,
@@ -17,6 +19,7 @@ export {
   type DecodeOptions,
   type PackedVersionFeatures,
 } from './packed-format.js';
+export { registerActQuantLayer, ACT_QUANT_CLASS, type ActQuantLayerArgs } from './tfjs-act-layer.js';
 export { buildLayersModel, kerasName, type DeployedNetwork, type Normalization, type NamedTensor } from './layers-model.js';
 export { PIXEL_SCALE } from './normalisation.js';
 export { packBits, unpackBits, packedByteLength } from './bitpack.js';

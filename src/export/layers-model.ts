@@ -9,6 +9,8 @@ import type { ModelConfig } from '../models/model.js';
 import { graphParameterShapes, traceArchitecture, type GraphNode, type ModelGraph } from '../models/trace.js';
 import { MetaquantError } from '../util/errors.js';
 import { pixelAffine, type InputNormalisation } from './normalisation.js';
+import { actDeployment } from './activation.js';
+import { registerActQuantLayer } from './tfjs-act-layer.js';
 
 /** Per-channel statistics of the training images in [0, 1] units (what the data pipeline normalises with). */
 export type Normalization = InputNormalisation;
@@ -72,6 +74,8 @@ function layerFor(node: Exclude<GraphNode, { op: 'input' }>, name: string): { la
       return { layer: tf.layers.add({ name }), params: [] };
     case 'globalAvgPool':
       return { layer: tf.layers.globalAveragePooling2d({ name }), params: [] };
+    case 'actQuant':
+      throw new Error('actQuant layers are built by actQuantLayer');
   }
 }
 
@@ -80,11 +84,14 @@ function layerFor(node: Exclude<GraphNode, { op: 'input' }>, name: string): { la
  * 's1b1_conv1'), and relu1, pool1, flatten1, add1, avgpool1, … for the others.
  */
 function layerNames(graph: ModelGraph): string[] {
-  const taken = new Set(graph.nodes.flatMap((n) => ('layer' in n ? [kerasName(n.layer)] : [])));
+  // A layer's input quantization is named after it: 'fc2' → 'fc2_actquant'.
+  const own = (n: GraphNode) => ('layer' in n ? (n.op === 'actQuant' ? `${kerasName(n.layer)}_actquant` : kerasName(n.layer)) : null);
+  const taken = new Set(graph.nodes.flatMap((n) => own(n) ?? []));
   const counts = new Map<string, number>();
   const prefix: Record<string, string> = { maxPool: 'pool', globalAvgPool: 'avgpool' };
   return graph.nodes.map((n) => {
-    if ('layer' in n) return kerasName(n.layer);
+    const named = own(n);
+    if (named !== null) return named;
     const p = prefix[n.op] ?? n.op;
     let name: string;
     do {
@@ -112,6 +119,7 @@ export function buildLayersModel(net: DeployedNetwork): tf.LayersModel {
   const pending: Array<{ layer: tf.layers.Layer; values: () => tf.Tensor[] }> = [];
   const param = (name: string) => tf.tensor(net.weights[name]!.data, net.weights[name]!.shape, 'float32');
 
+  const ActQuantLayer = registerActQuantLayer(tf);
   const input = tf.input({ shape: [height, width, channels], name: 'pixels' });
   const normalize = tf.layers.depthwiseConv2d({ name: 'normalize', kernelSize: 1, depthMultiplier: 1, useBias: true });
   const { scale, offset } = pixelAffine(normalization);
@@ -122,7 +130,8 @@ export function buildLayersModel(net: DeployedNetwork): tf.LayersModel {
       outputs[node.id] = normalize.apply(input) as tf.SymbolicTensor;
       continue;
     }
-    const { layer, params } = layerFor(node, names[node.id]!);
+    const { layer, params } =
+      node.op === 'actQuant' ? { layer: new ActQuantLayer({ name: names[node.id]!, ...actDeployment(node, (p) => net.weights[p]!.data[0]!) }), params: [] } : layerFor(node, names[node.id]!);
     const args = node.inputs.map((i) => outputs[i]!);
     outputs[node.id] = layer.apply(args.length === 1 ? args[0]! : args) as tf.SymbolicTensor;
     if (params.length > 0) pending.push({ layer, values: () => params.map(param) });

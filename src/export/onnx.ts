@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { UsageError, unknownChoice } from '../util/errors.js';
 import { pixelAffine, type InputNormalisation } from './normalisation.js';
 import { checkpointNormalization } from './deploy.js';
+import { actDeployment } from './activation.js';
 
 /** Operator set the exported graph declares (every operator used is unchanged since opset 13 or earlier). */
 export { ONNX_OPSET };
@@ -104,7 +105,7 @@ function paramValues(model: QuantizedModel, name: string): Float32Array {
  * or when the result does not reproduce the model's Ŵ.
  */
 function int8Kernel(model: QuantizedModel, name: string, wHat: Float32Array): { q: Int8Array; scales: Float32Array } | null {
-  const encoding = model.quantizer!.encode(model.params.get(name));
+  const encoding = model.encodeKernel(name);
   const isIntegerMultiple = (m: number) => Array.from(encoding.levels).every((l) => Math.abs(l * m - Math.round(l * m)) < 1e-4 && Math.abs(Math.round(l * m)) <= 127);
   const m = Array.from({ length: 127 }, (_, i) => i + 1).find(isIntegerMultiple);
   if (m === undefined || !encoding.scales.every((a) => a > 0 && Number.isFinite(a))) return null;
@@ -193,6 +194,18 @@ function translate(b: GraphBuilder, model: QuantizedModel, node: GraphNode, inpu
       const [p, q] = inputs as [Value, Value];
       const [pv, qv] = p.layout === q.layout ? [p, q] : [b.nchw(p), b.nchw(q)];
       return { name: b.node('Add', [pv.name, qv.name], 'add'), layout: pv.layout };
+    }
+    case 'actQuant': {
+      // Standard operators computing what the library computes, bit for bit: Round is half to even like tf.round.
+      const d = actDeployment(node, (p) => paramValues(model, p)[0]!);
+      const one = (name: string, v: number) => b.constant(`${node.layer}/act/${name}`, [], Float32Array.of(v));
+      if (d.kind === 'sign') {
+        const nonNegative = b.node('GreaterOrEqual', [x.name, one('zero', 0)], 'act_nonneg');
+        return { name: b.node('Where', [nonNegative, one('plus', 1), one('minus', -1)], 'act_sign'), layout: x.layout };
+      }
+      const step = one('step', d.step);
+      const codes = b.node('Clip', [b.node('Round', [b.node('Div', [x.name, step], 'act_scaled')], 'act_round'), one('min', 0), one('max', d.maxCode)], 'act_codes');
+      return { name: b.node('Mul', [codes, step], 'act_quantized'), layout: x.layout };
     }
     case 'globalAvgPool': {
       const pooled = b.node('GlobalAveragePool', [b.nchw(x).name], 'avgpool');

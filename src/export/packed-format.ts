@@ -3,7 +3,8 @@
 //
 // Layout (all integers and floats little-endian):
 //   8 bytes   magic 89 4D 51 50 4B 0D 0A 1A ("\x89MQPK\r\n\x1a": binary, catches text-mode mangling)
-//   uint32    format version (PACKED_VERSION)
+//   uint32    format version: PACKED_VERSION (2), or PACKED_VERSION_ACTIVATIONS (3) for a model with
+//             activation quantization or learned weight steps (see packedVersionFor)
 //   uint32    byte length of the JSON header
 //   JSON      PackedHeader (UTF-8), then zero padding to a multiple of 4 bytes
 //   data      one block per tensor, in header order, each padded to a multiple of 4 bytes:
@@ -13,7 +14,8 @@
 //   uint32    versions with `checksum` (2 and later): CRC-32 (IEEE) of every byte before it
 //
 // Versions (PACKED_VERSIONS): 1 = the layout above without the trailer (still read, with a
-// warning that it cannot be verified); 2 = 1 + the CRC-32 trailer. A later version adds a row
+// warning that it cannot be verified); 2 = 1 + the CRC-32 trailer; 3 = 2 + activation quantization
+// and learned scales in the header's model config (issue 16). A later version adds a row
 // and keeps `checksum: true`. The CRC comes from `crc-32` (pure JS, browser-safe; node:zlib's
 // crc32 would tie the loader to Node).
 import type * as tf from '@tensorflow/tfjs';
@@ -31,13 +33,24 @@ export const PACKED_MAGIC = Uint8Array.of(0x89, 0x4d, 0x51, 0x50, 0x4b, 0x0d, 0x
 export interface PackedVersionFeatures {
   /** A CRC-32 of the whole file (magic to data) follows the data section as a uint32. */
   checksum: boolean;
+  /**
+   * The header's modelConfig may hold `actQuantizer` and `archOptions.activation`, and the learned
+   * scalars (`<layer>/actAlpha`, `<layer>/actStep`, `<layer>/weightStep`) are float32 tensors (issue
+   * 16). Its own version number, so that a reader that knows only versions 1–2 refuses such a file
+   * instead of predicting without its activation quantization.
+   */
+  activations: boolean;
 }
 export const PACKED_VERSIONS: Readonly<Record<number, PackedVersionFeatures>> = {
-  1: { checksum: false },
-  2: { checksum: true },
+  1: { checksum: false, activations: false },
+  2: { checksum: true, activations: false },
+  3: { checksum: true, activations: true },
 };
-/** The version encodePacked writes. */
+/** The version encodePacked writes for a model with float activations and fixed-scale weights. */
 export const PACKED_VERSION = 2;
+/** The version it writes for a model that quantizes activations or learns weight steps. */
+export const PACKED_VERSION_ACTIVATIONS = 3;
+const ACT_QUANTIZERS = ['sign', 'dorefa', 'pact', 'lsq'];
 const CHECKSUM_BYTES = 4;
 export const PACKED_EXTENSION = '.mqp';
 const PREAMBLE_BYTES = PACKED_MAGIC.length + 8;
@@ -86,6 +99,13 @@ export interface DecodedPacked {
   encodings: Record<string, QuantizedEncoding>;
 }
 
+const needsActivationVersion = (config: ModelConfig) => Boolean(config.actQuantizer || config.quantizer?.name === 'lsq');
+
+/** The version a model is written as: 3 when it quantizes activations or learns weight steps, else 2. */
+export function packedVersionFor(config: ModelConfig): number {
+  return needsActivationVersion(config) ? PACKED_VERSION_ACTIVATIONS : PACKED_VERSION;
+}
+
 const align4 = (n: number) => (n + 3) & ~3;
 const elementCount = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -100,9 +120,12 @@ function blockBytes(t: PackedTensor): number {
  * weight as float32. Input order of `weights` is kept.
  */
 export function encodePacked(net: DeployedNetwork & { encodings: Record<string, QuantizedEncoding> }, options: { version?: number } = {}): Uint8Array {
-  const version = options.version ?? PACKED_VERSION;
+  const version = options.version ?? packedVersionFor(net.modelConfig);
   const features = PACKED_VERSIONS[version];
   if (!features) throw new MetaquantError(`packed format version ${version} cannot be written; versions: ${Object.keys(PACKED_VERSIONS).join(', ')}`);
+  if (features.activations !== needsActivationVersion(net.modelConfig)) {
+    throw new MetaquantError(`packed format version ${version} cannot hold this model (activation quantization and lsq weights are version ${PACKED_VERSION_ACTIVATIONS})`);
+  }
   const tensors: PackedTensor[] = [];
   const blocks: Uint8Array[] = [];
   let offset = 0;
@@ -176,6 +199,9 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model', options
     fail('corrupt header (not valid UTF-8 JSON)');
   }
   const header = checkHeader(parsed, fail);
+  if (features!.activations !== needsActivationVersion(header.modelConfig)) {
+    fail(`format version ${version} does not match its model (activation quantization and lsq weights are version ${PACKED_VERSION_ACTIVATIONS}, everything else versions 1–${PACKED_VERSION})`);
+  }
   const dataStart = align4(PREAMBLE_BYTES + headerLength);
   if (header.dataBytes !== bodyLength - dataStart) {
     fail(`truncated or corrupt: the header declares ${header.dataBytes} data bytes, the file has ${Math.max(0, bodyLength - dataStart)}`);
@@ -256,6 +282,13 @@ function checkHeader(h: unknown, fail: (problem: string) => never): PackedHeader
     if (!isObject(o)) return fail('modelConfig.archOptions must be an object');
     if (o.hidden !== undefined && !(Array.isArray(o.hidden) && o.hidden.every((u) => isCount(u, 1)))) fail('modelConfig.archOptions.hidden must be a list of positive integers');
     if (o.batchNorm !== undefined && typeof o.batchNorm !== 'boolean') fail('modelConfig.archOptions.batchNorm must be true or false');
+    if (o.activation !== undefined && o.activation !== 'relu' && o.activation !== 'identity') fail('modelConfig.archOptions.activation must be relu or identity');
+  }
+  if (config.actQuantizer !== undefined && config.actQuantizer !== null) {
+    const a = config.actQuantizer;
+    if (!isObject(a) || typeof a.name !== 'string' || !ACT_QUANTIZERS.includes(a.name)) fail(`modelConfig.actQuantizer must name one of: ${ACT_QUANTIZERS.join(', ')}`);
+    const bits = (a as Record<string, unknown>).bits;
+    if (bits !== undefined && !(isCount(bits, 1) && bits <= 8)) fail('modelConfig.actQuantizer.bits must be an integer from 1 to 8');
   }
   const channels = (shape as number[])[2]!;
   const norm = header.normalization;

@@ -1,6 +1,7 @@
 import type { QuantizedModel } from '../models/model.js';
 import { traceModel, type GraphNode } from '../models/trace.js';
 import { loadModel, type CheckpointPayload } from '../run/checkpoint-payload.js';
+import { describeOperands, inputBits, operandKey, type CountsByOperands } from './operand-precision.js';
 
 /** Bits of a value kept in float32 (biases, batch norm, scales, float kernels). */
 export const FLOAT_BITS = 32;
@@ -21,6 +22,8 @@ export interface LayerSummary {
   memoryBytes: number;
   /** Multiply-accumulates per image, keyed by the bit width of the weight operand. */
   macsByBits: CountsByBits;
+  /** With activation quantization only: MACs keyed 'W×A' by weight and input bit widths ('1x1' = XNOR-popcount). */
+  macsByOperands?: CountsByOperands;
 }
 
 export interface ModelSummary {
@@ -31,6 +34,8 @@ export interface ModelSummary {
   weights: string;
   /** Whether the first and last weight layers stay float. */
   keepFirstLastFp: boolean;
+  /** With activation quantization only: its label, e.g. 'lsq 2-bit', 'sign'. */
+  activations?: string;
   /** The training estimator when summarised from a checkpoint ('ste', 'clipped-ste', 'metaquant'). */
   estimator?: string;
   layers: LayerSummary[];
@@ -51,6 +56,8 @@ export interface ModelSummary {
     compressionRatio: number;
     /** Share of the MACs whose weight operand has fewer than 32 bits (0 for a float model). */
     lowBitMacShare: number;
+    /** With activation quantization only: MACs by both operands' bit widths. */
+    macsByOperands?: CountsByOperands;
   };
 }
 
@@ -64,7 +71,7 @@ function addCount(into: CountsByBits, bits: number, count: number): void {
 /** Bit width and number of float32 scales of one kernel as deployed (from the quantizer's encoding). */
 function kernelDeployment(model: QuantizedModel, kernelName: string): { bits: number; scales: number } {
   if (!model.quantizer || !model.isQuantized(kernelName)) return { bits: FLOAT_BITS, scales: 0 };
-  const encoding = model.quantizer.encode(model.params.get(kernelName));
+  const encoding = model.encodeKernel(kernelName);
   return { bits: encoding.bits, scales: encoding.scales.length };
 }
 
@@ -120,6 +127,12 @@ function layerRow(model: QuantizedModel, node: GraphNode, inputShape: number[], 
       return row(autoName('add'), 'Add');
     case 'globalAvgPool':
       return row(autoName('avgpool'), 'GlobalAvgPool');
+    case 'actQuant':
+      if (node.scale) {
+        addCount(weightsByBits, FLOAT_BITS, 1);
+        memoryBytes += 4;
+      }
+      return row(`${node.layer}/input`, `ActQuant ${node.quantizer.name}${node.quantizer.name === 'sign' ? '' : ` ${node.quantizer.bits ?? 1}-bit`}`);
   }
 }
 
@@ -143,8 +156,14 @@ export function summarizeModel(model: QuantizedModel, opts: { estimator?: string
   for (const node of graph.nodes) {
     const input = node.inputs.length > 0 ? graph.nodes[node.inputs[0]!]!.outputShape : [];
     const row = layerRow(model, node, input, autoName);
+    if (row && model.activation && (node.op === 'dense' || node.op === 'conv2d')) {
+      const macs = Object.values(row.macsByBits).reduce((a, b) => a + b, 0);
+      row.macsByOperands = { [operandKey(Number(Object.keys(row.macsByBits)[0]), inputBits(graph, node.id))]: macs };
+    }
     if (row) layers.push(row);
   }
+  const macsByOperands: CountsByOperands = {};
+  for (const l of layers) sumInto(macsByOperands, l.macsByOperands ?? {});
   const weightsByBits: CountsByBits = {};
   const macsByBits: CountsByBits = {};
   for (const l of layers) {
@@ -162,6 +181,7 @@ export function summarizeModel(model: QuantizedModel, opts: { estimator?: string
     numClasses: model.config.numClasses,
     weights: describeWeights(model),
     keepFirstLastFp: model.config.keepFirstLastFp ?? false,
+    ...(model.activation && { activations: model.activation.quantizer.label }),
     ...(opts.estimator ? { estimator: opts.estimator } : {}),
     layers,
     totals: {
@@ -175,6 +195,7 @@ export function summarizeModel(model: QuantizedModel, opts: { estimator?: string
       float32Bytes,
       compressionRatio: float32Bytes / deployedBytes,
       lowBitMacShare: macs > 0 ? lowBitMacs / macs : 0,
+      ...(model.activation && { macsByOperands }),
     },
   };
 }
@@ -222,7 +243,8 @@ export function formatSummary(s: ModelSummary): string {
   const rule = '-'.repeat(widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1));
   const [h, w, c] = s.inputShape;
   const firstLast = s.weights === 'float' ? '' : s.keepFirstLastFp ? ', first/last weight layers float' : ', every weight layer quantized';
-  const title = `${s.arch} (${h}x${w}x${c} -> ${s.numClasses} classes), weights: ${s.weights}${firstLast}${s.estimator ? `, trained with ${s.estimator}` : ''}`;
+  const acts = s.activations ? `, activations: ${s.activations}` : '';
+  const title = `${s.arch} (${h}x${w}x${c} -> ${s.numClasses} classes), weights: ${s.weights}${firstLast}${acts}${s.estimator ? `, trained with ${s.estimator}` : ''}`;
   const stats: [string, string][] = [
     ['Parameters', `${t.parameters} (${t.trainableParameters} trainable)`],
     ['Model size as trained (float32 latent weights)', formatBytes(t.trainedBytes)],
@@ -231,6 +253,7 @@ export function formatSummary(s: ModelSummary): string {
     ['Compression ratio', `${t.compressionRatio.toFixed(2)}x`],
     ['MACs per image', String(t.macs)],
     ['Share of MACs with low-bit weights', `${(t.lowBitMacShare * 100).toFixed(2)}%`],
+    ...(t.macsByOperands ? [['MACs by operand precision', describeOperands(t.macsByOperands)] as [string, string]] : []),
   ];
   const labelWidth = Math.max(...stats.map(([k]) => k.length));
   return [

@@ -10,6 +10,16 @@ export interface ArchitectureOptions {
   hidden?: number[];
   /** mlp: batch norm after each hidden layer (default true; dense layers before BN have no bias). */
   batchNorm?: boolean;
+  /** mlp, lenet5: the hidden layers' activation (default relu; identity for a BNN, whose sign activations need negative inputs). */
+  activation?: HiddenActivation;
+}
+
+export const HIDDEN_ACTIVATIONS = ['relu', 'identity'] as const;
+export type HiddenActivation = (typeof HIDDEN_ACTIVATIONS)[number];
+
+/** The hidden activation an architecture's options choose. */
+function hiddenActivation<T extends Value>(ops: ArchitectureOps<T>, x: T, opts: ArchitectureOptions): T {
+  return (opts.activation ?? 'relu') === 'identity' ? x : ops.relu(x);
 }
 
 export interface Architecture {
@@ -33,7 +43,7 @@ export const mlp: Architecture = {
     (opts.hidden ?? [256, 256]).forEach((units, i) => {
       h = ops.dense(`fc${i + 1}`, h, units, { bias: false });
       if (useBn) h = ops.batchNorm(`bn${i + 1}`, h);
-      h = ops.relu(h);
+      h = hiddenActivation(ops, h, opts);
     });
     return ops.dense(`fc${(opts.hidden ?? [256, 256]).length + 1}`, h, numClasses, { bias: true });
   },
@@ -46,13 +56,13 @@ export const mlp: Architecture = {
 export const lenet5: Architecture = {
   name: 'lenet5',
   describe: 'conv5x5(32)-pool-conv5x5(64)-pool-fc512-fc, batch norm after each hidden layer',
-  forward(ops, x, numClasses) {
+  forward(ops, x, numClasses, opts) {
     let h = ops.conv2d('conv1', x, 32, 5);
-    h = ops.maxPool(ops.relu(ops.batchNorm('bn1', h)), 2, 2, 'same');
+    h = ops.maxPool(hiddenActivation(ops, ops.batchNorm('bn1', h), opts), 2, 2, 'same');
     h = ops.conv2d('conv2', h, 64, 5);
-    h = ops.maxPool(ops.relu(ops.batchNorm('bn2', h)), 2, 2, 'same');
+    h = ops.maxPool(hiddenActivation(ops, ops.batchNorm('bn2', h), opts), 2, 2, 'same');
     h = ops.flatten(h);
-    h = ops.relu(ops.batchNorm('bn3', ops.dense('fc1', h, 512, { bias: false })));
+    h = hiddenActivation(ops, ops.batchNorm('bn3', ops.dense('fc1', h, 512, { bias: false })), opts);
     return ops.dense('fc2', h, numClasses, { bias: true });
   },
 };

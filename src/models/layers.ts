@@ -1,5 +1,7 @@
 import { tf, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../util/rng.js';
+import type { ActivationQuantizer } from '../quantizers/activation-types.js';
+import { actScalarName } from '../quantizers/learned-scalars.js';
 import { ParamStore, filled, heUniform } from './params.js';
 import {
   BN_EPSILON,
@@ -29,6 +31,12 @@ export const identityHooks: WeightHooks = {
   bias: (_n, b) => b,
 };
 
+/** Which layers quantize their input, and with what (QuantizedModel decides; see activationLayers in trace.ts). */
+export interface ActivationPlan {
+  quantizer: ActivationQuantizer;
+  layers: ReadonlySet<string>;
+}
+
 /** PyTorch's convention: running = (1 − m)·running + m·batch, with the unbiased batch variance. */
 export const BN_MOMENTUM = 0.1;
 
@@ -45,7 +53,19 @@ export class LayerOps implements ArchitectureOps<Tensor> {
     private readonly initRng: Rng | null,
     /** Training-mode batch norm updates its running statistics unless this is false (probes, gradient checks). */
     private readonly updateStatistics = true,
+    /** Activation quantization of the quantized layers' inputs (null: inputs stay float). */
+    private readonly activation: ActivationPlan | null = null,
   ) {}
+
+  /** The layer's input, quantized when the plan names the layer; PACT/LSQ read their learned scalar. */
+  private quantizeInput(layer: string, x: Tensor): Tensor {
+    const plan = this.activation;
+    if (!plan || !plan.layers.has(layer)) return x;
+    const learned = plan.quantizer.learned;
+    if (!learned) return plan.quantizer.quantize(x);
+    const scale = this.ensure(actScalarName(layer, learned.suffix), [1], 'act-scale', layer, () => filled(1, learned.initial));
+    return plan.quantizer.quantize(x, scale);
+  }
 
   private ensure(name: string, shape: number[], role: Parameters<ParamStore['add']>[0]['role'], layer: string, init: () => Float32Array, trainable = true): Variable {
     if (this.params.has(name)) return this.params.get(name);
@@ -68,7 +88,8 @@ export class LayerOps implements ArchitectureOps<Tensor> {
   }
 
   /** x: [N, inFeatures] → [N, units]. */
-  dense(layer: string, x: Tensor, units: number, opts: DenseOptions = {}): Tensor {
+  dense(layer: string, input: Tensor, units: number, opts: DenseOptions = {}): Tensor {
+    const x = this.quantizeInput(layer, input);
     const inFeatures = x.shape[1]!;
     const w = this.kernel(layer, [inFeatures, units], inFeatures);
     const y = tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D);
@@ -76,7 +97,8 @@ export class LayerOps implements ArchitectureOps<Tensor> {
   }
 
   /** x: NHWC → NHWC, kernel [k, k, in, filters]. */
-  conv2d(layer: string, x: Tensor, filters: number, kernelSize: number, opts: ConvOptions = {}): Tensor {
+  conv2d(layer: string, input: Tensor, filters: number, kernelSize: number, opts: ConvOptions = {}): Tensor {
+    const x = this.quantizeInput(layer, input);
     const inChannels = x.shape[3]!;
     const w = this.kernel(layer, [kernelSize, kernelSize, inChannels, filters], kernelSize * kernelSize * inChannels);
     const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, convStride(opts), convPadding(opts));

@@ -1,12 +1,17 @@
 import { tf, type Tensor } from '../engine/tf.js';
 import { Rng } from '../util/rng.js';
 import { ParamStore } from './params.js';
-import { LayerOps, identityHooks, type WeightHooks } from './layers.js';
+import { LayerOps, identityHooks, type ActivationPlan, type WeightHooks } from './layers.js';
 import { getArchitecture, type ArchitectureOptions } from './architectures.js';
-import type { QuantizerConfig, WeightQuantizer } from '../quantizers/types.js';
+import type { QuantizedEncoding, QuantizerConfig, WeightQuantizer } from '../quantizers/types.js';
+import type { ActQuantizerConfig } from '../quantizers/activation-types.js';
 import { createQuantizer } from '../quantizers/registry.js';
+import { actQuantizerFromConfig } from '../quantizers/act-registry.js';
+import { learnsStep } from '../quantizers/lsq.js';
+import { weightStepName } from '../quantizers/learned-scalars.js';
 import { nativeModelForward } from './native/native-model.js';
 import { UsageError } from '../util/errors.js';
+import { quantizedLayerNames, traceArchitecture } from './trace.js';
 
 /** Everything needed to rebuild a model (stored in checkpoints and exports). */
 export interface ModelConfig {
@@ -19,6 +24,8 @@ export interface ModelConfig {
   quantizer: QuantizerConfig | null;
   /** Keep the first and last weight layers in float (common elsewhere; off in the method). */
   keepFirstLastFp?: boolean;
+  /** Quantizes the inputs of the quantized layers (absent or null: float activations, the method's setting). */
+  actQuantizer?: ActQuantizerConfig | null;
   /** Seed of the weight initialisation. */
   seed: number;
 }
@@ -37,26 +44,61 @@ export class QuantizedModel {
    * input is normalised with; set by Trainer and loadModel (absent in checkpoints of old versions).
    */
   normalisation?: { mean: number[]; std: number[] };
+  /** The activation quantizer and the layers whose input it quantizes (null: float activations). */
+  readonly activation: ActivationPlan | null;
 
   /** `maxParameters` bounds what the build may allocate (a model config read from an untrusted file). */
   constructor(readonly config: ModelConfig, options: { maxParameters?: number } = {}) {
     this.quantizer = config.quantizer ? createQuantizer(config.quantizer) : null;
+    this.activation = config.actQuantizer
+      ? { quantizer: actQuantizerFromConfig(config.actQuantizer), layers: new Set(quantizedLayerNames(traceArchitecture({ ...config, quantizer: null, actQuantizer: null }), config.keepFirstLastFp ?? false)) }
+      : null;
     this.params.limit = options.maxParameters;
     // Build: one forward on a single zero image creates every parameter in layer order.
     const initRng = new Rng(`init:${config.seed}`);
     try {
       tf.tidy(() => {
-        const ops = new LayerOps(this.params, identityHooks, false, initRng);
+        const ops = new LayerOps(this.params, identityHooks, false, initRng, true, this.activation);
         getArchitecture(config.arch).forward(ops, tf.zeros([1, ...config.inputShape]), config.numClasses, config.archOptions ?? {});
       });
+      this.quantizedKernels = this.quantizedKernelNames();
+      this.addWeightSteps();
     } catch (err) {
       this.params.dispose();
       throw err;
     }
     this.params.limit = undefined;
+  }
+
+  private quantizedKernelNames(): string[] {
     const kernels = this.params.names((p) => p.role === 'kernel');
-    const floatKernels = config.keepFirstLastFp ? new Set([kernels[0], kernels[kernels.length - 1]]) : new Set<string>();
-    this.quantizedKernels = this.quantizer ? kernels.filter((k) => !floatKernels.has(k)) : [];
+    const floatKernels = this.config.keepFirstLastFp ? new Set([kernels[0], kernels[kernels.length - 1]]) : new Set<string>();
+    return this.quantizer ? kernels.filter((k) => !floatKernels.has(k)) : [];
+  }
+
+  /** LSQ weights: one learned step per quantized kernel, `${layer}/weightStep`, from the initial kernel. */
+  private addWeightSteps(): void {
+    const q = this.quantizer;
+    if (!learnsStep(q)) return;
+    for (const kernel of this.quantizedKernels) {
+      const { layer } = this.params.info(kernel);
+      const initial = q.initialStep(this.params.get(kernel).dataSync() as Float32Array);
+      this.params.reserve(weightStepName(layer), 1);
+      this.params.add({ name: weightStepName(layer), shape: [1], role: 'weight-step', trainable: true, layer }, Float32Array.of(initial));
+    }
+  }
+
+  /** Ŵ of a quantized kernel with its estimator's gradient (LSQ: also to the layer's step). */
+  quantizeKernel(name: string, w: Tensor): Tensor {
+    const q = this.quantizer!;
+    return learnsStep(q) ? q.quantizeWithStep(w, this.params.get(weightStepName(this.params.info(name).layer))) : q.quantize(w);
+  }
+
+  /** A quantized kernel's codes and code book, as deployed. */
+  encodeKernel(name: string): QuantizedEncoding {
+    const q = this.quantizer!;
+    const w = this.params.get(name);
+    return learnsStep(q) ? q.encodeWithStep(w, this.params.get(weightStepName(this.params.info(name).layer))) : q.encode(w);
   }
 
   isQuantized(kernelName: string): boolean {
@@ -68,7 +110,7 @@ export class QuantizedModel {
     // The whole network as one native op where onnxruntime runs it (same function, same hooks).
     const native = nativeModelForward(this, x, hooks, training, opts.updateStatistics ?? true);
     if (native) return native;
-    const ops = new LayerOps(this.params, hooks, training, null, opts.updateStatistics ?? true);
+    const ops = new LayerOps(this.params, hooks, training, null, opts.updateStatistics ?? true, this.activation);
     return getArchitecture(this.config.arch).forward(ops, x, this.config.numClasses, this.config.archOptions ?? {});
   }
 
@@ -77,7 +119,7 @@ export class QuantizedModel {
     const q = this.quantizer;
     const quantized = new Set(this.quantizedKernels);
     return {
-      kernel: (name, w) => (q && quantized.has(name) ? q.quantize(w) : w),
+      kernel: (name, w) => (q && quantized.has(name) ? this.quantizeKernel(name, w) : w),
       bias: (_name, b) => b,
     };
   }

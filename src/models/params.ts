@@ -2,7 +2,10 @@ import { tf, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../util/rng.js';
 
 /** What a parameter is for; decides quantization, look-ahead and initialisation. */
-export type ParamRole = 'kernel' | 'bias' | 'bn-gamma' | 'bn-beta' | 'bn-mean' | 'bn-var';
+export type ParamRole = 'kernel' | 'bias' | 'bn-gamma' | 'bn-beta' | 'bn-mean' | 'bn-var' | ActivationParamRole;
+
+/** Learned quantizer scalars (one per layer): PACT's clip α / LSQ's activation step, LSQ's weight step. */
+export type ActivationParamRole = 'act-scale' | 'weight-step';
 
 export interface ParamInfo {
   name: string;

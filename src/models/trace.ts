@@ -4,6 +4,8 @@
 import { MetaquantError } from '../util/errors.js';
 import { getArchitecture } from './architectures.js';
 import type { ArchitectureOptions } from './architectures.js';
+import type { ActQuantizerConfig } from '../quantizers/activation-types.js';
+import { actScalarName, actScalarSuffix, weightLearnsStep, weightStepName } from '../quantizers/learned-scalars.js';
 import {
   BN_EPSILON,
   convHasBias,
@@ -32,8 +34,10 @@ interface NodeBase {
 export type GraphNode = NodeBase &
   (
     | { op: 'input' }
-    | { op: 'conv2d'; layer: string; kernel: string; bias: string | null; kernelSize: number; stride: number; padding: Padding; filters: number }
-    | { op: 'dense'; layer: string; kernel: string; bias: string | null; units: number }
+    | { op: 'conv2d'; layer: string; kernel: string; bias: string | null; kernelSize: number; stride: number; padding: Padding; filters: number; weightStep?: string }
+    | { op: 'dense'; layer: string; kernel: string; bias: string | null; units: number; weightStep?: string }
+    /** The input of `layer` quantized; `scale` names its learned scalar (PACT α, LSQ step), null for sign/dorefa. */
+    | { op: 'actQuant'; layer: string; quantizer: ActQuantizerConfig; scale: string | null }
     | { op: 'batchNorm'; layer: string; gamma: string; beta: string; movingMean: string; movingVariance: string; epsilon: number }
     | { op: 'relu' }
     | { op: 'maxPool'; size: number; stride: number; padding: Padding }
@@ -57,6 +61,17 @@ export interface GraphConfig {
   inputShape: [number, number, number];
   numClasses: number;
   archOptions?: ArchitectureOptions;
+  /** The weight quantizer (its name decides a learned step per layer), keepFirstLastFp and the activation quantizer. */
+  quantizer?: { name: string } | null;
+  keepFirstLastFp?: boolean;
+  actQuantizer?: ActQuantizerConfig | null;
+}
+
+/** Which layers quantize (weights and, with an activation quantizer, inputs), and how. */
+interface QuantizationPlan {
+  layers: ReadonlySet<string>;
+  act: ActQuantizerConfig | null;
+  weightStep: boolean;
 }
 
 /** What traceModel reads of a QuantizedModel (structural, so that model.ts may import modules that trace). */
@@ -82,6 +97,21 @@ function check(ok: boolean, what: string): void {
 class Tracer implements ArchitectureOps<Traced> {
   readonly nodes: GraphNode[] = [];
 
+  constructor(private readonly plan: QuantizationPlan | null) {}
+
+  /** Records the layer's input quantization where the plan asks for it. */
+  private quantizeInput(layer: string, x: Traced): Traced {
+    const act = this.plan?.act;
+    if (!act || !this.plan!.layers.has(layer)) return x;
+    const suffix = actScalarSuffix(act);
+    return this.record({ op: 'actQuant', layer, quantizer: { ...act }, scale: suffix ? actScalarName(layer, suffix) : null }, [x], x.shape);
+  }
+
+  /** `{ weightStep }` for a layer whose weight quantizer learns a step, else nothing. */
+  private stepOf(layer: string): { weightStep?: string } {
+    return this.plan?.weightStep && this.plan.layers.has(layer) ? { weightStep: weightStepName(layer) } : {};
+  }
+
   input(shape: number[]): Traced {
     return this.record({ op: 'input' }, [], [1, ...shape]);
   }
@@ -93,19 +123,21 @@ class Tracer implements ArchitectureOps<Traced> {
     return { shape, node: id };
   }
 
-  dense(layer: string, x: Traced, units: number, opts: DenseOptions = {}): Traced {
-    check(x.shape.length === 2, `dense '${layer}' needs [N, features], got rank ${x.shape.length}`);
-    const spec = { op: 'dense' as const, layer, kernel: paramName.kernel(layer), bias: denseHasBias(opts) ? paramName.bias(layer) : null, units };
+  dense(layer: string, input: Traced, units: number, opts: DenseOptions = {}): Traced {
+    check(input.shape.length === 2, `dense '${layer}' needs [N, features], got rank ${input.shape.length}`);
+    const x = this.quantizeInput(layer, input);
+    const spec = { op: 'dense' as const, layer, kernel: paramName.kernel(layer), bias: denseHasBias(opts) ? paramName.bias(layer) : null, units, ...this.stepOf(layer) };
     return this.record(spec, [x], [x.shape[0]!, units]);
   }
 
-  conv2d(layer: string, x: Traced, filters: number, kernelSize: number, opts: ConvOptions = {}): Traced {
-    check(x.shape.length === 4, `conv2d '${layer}' needs NHWC, got rank ${x.shape.length}`);
+  conv2d(layer: string, input: Traced, filters: number, kernelSize: number, opts: ConvOptions = {}): Traced {
+    check(input.shape.length === 4, `conv2d '${layer}' needs NHWC, got rank ${input.shape.length}`);
+    const x = this.quantizeInput(layer, input);
     const [n, h, w] = x.shape as [number, number, number, number];
     const stride = convStride(opts);
     const padding = convPadding(opts);
     const bias = convHasBias(opts) ? paramName.bias(layer) : null;
-    const spec = { op: 'conv2d' as const, layer, kernel: paramName.kernel(layer), bias, kernelSize, stride, padding, filters };
+    const spec = { op: 'conv2d' as const, layer, kernel: paramName.kernel(layer), bias, kernelSize, stride, padding, filters, ...this.stepOf(layer) };
     return this.record(spec, [x], [n, windowOutputSize(h, kernelSize, stride, padding), windowOutputSize(w, kernelSize, stride, padding), filters]);
   }
 
@@ -152,7 +184,25 @@ class Tracer implements ArchitectureOps<Traced> {
  * allocates no tensors, so it also runs in the browser and on untrusted configs.
  */
 export function traceArchitecture(config: GraphConfig): ModelGraph {
-  const tracer = new Tracer();
+  const plain = traceWith(config, null);
+  const weightStep = weightLearnsStep(config.quantizer);
+  if (!config.actQuantizer && !weightStep) return plain;
+  const layers = new Set(quantizedLayerNames(plain, config.keepFirstLastFp ?? false));
+  return traceWith(config, { layers, act: config.actQuantizer ?? null, weightStep });
+}
+
+/**
+ * The conv/dense layers that quantize, in execution order: all of them, or all but the first and
+ * the last with keepFirstLastFp (the model's quantized kernels; their inputs are the ones an
+ * activation quantizer quantizes).
+ */
+export function quantizedLayerNames(graph: ModelGraph, keepFirstLastFp: boolean): string[] {
+  const layers = graph.nodes.flatMap((n) => (n.op === 'dense' || n.op === 'conv2d' ? [n.layer] : []));
+  return keepFirstLastFp ? layers.filter((_, i) => i !== 0 && i !== layers.length - 1) : layers;
+}
+
+function traceWith(config: GraphConfig, plan: QuantizationPlan | null): ModelGraph {
+  const tracer = new Tracer(plan);
   const x = tracer.input([...config.inputShape]);
   const logits = getArchitecture(config.arch).forward(tracer, x, config.numClasses, config.archOptions ?? {});
   const output = logits.node;
@@ -168,9 +218,13 @@ export function graphParameterShapes(graph: ModelGraph): Map<string, number[]> {
     if (node.op === 'conv2d') {
       shapes.set(node.kernel, [node.kernelSize, node.kernelSize, inShape(node).at(-1)!, node.filters]);
       if (node.bias) shapes.set(node.bias, [node.filters]);
+      if (node.weightStep) shapes.set(node.weightStep, [1]);
     } else if (node.op === 'dense') {
       shapes.set(node.kernel, [inShape(node)[0]!, node.units]);
       if (node.bias) shapes.set(node.bias, [node.units]);
+      if (node.weightStep) shapes.set(node.weightStep, [1]);
+    } else if (node.op === 'actQuant') {
+      if (node.scale) shapes.set(node.scale, [1]);
     } else if (node.op === 'batchNorm') {
       const c = node.outputShape.at(-1)!;
       for (const p of [node.gamma, node.beta, node.movingMean, node.movingVariance]) shapes.set(p, [c]);

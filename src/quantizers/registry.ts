@@ -1,6 +1,7 @@
 import { UsageError, unknownChoice } from '../util/errors.js';
 import { BwnQuantizer } from './bwn.js';
 import { DorefaQuantizer } from './dorefa.js';
+import { LsqQuantizer } from './lsq.js';
 import { assertEstimator } from './estimators.js';
 import { SignQuantizer } from './sign.js';
 import { TernaryQuantizer } from './ternary.js';
@@ -8,6 +9,11 @@ import type { QuantizerConfig, WeightQuantizer } from './types.js';
 
 /** The built-in quantizer families. */
 export const QUANTIZER_NAMES = ['dorefa', 'bwn', 'ternary', 'sign'] as const;
+/**
+ * Built-in families with a learned step per layer (LSQ), registered after those above. They are not
+ * stateless functions of W (their quantize needs the model's step), hence listed apart.
+ */
+export const LEARNED_STEP_QUANTIZER_NAMES = ['lsq'] as const;
 export type BuiltinQuantizerName = (typeof QUANTIZER_NAMES)[number];
 
 /** Builds a quantizer from a validated config (name known, estimator valid); checks its own bits. */
@@ -20,10 +26,11 @@ const factories = new Map<string, QuantizerFactory>([
   ['bwn', (config) => new BwnQuantizer(config)],
   ['ternary', (config) => new TernaryQuantizer(config)],
   ['sign', (config) => new SignQuantizer(config)],
+  ['lsq', (config) => new LsqQuantizer(config)],
 ]);
 
 /** Families whose bit width is a choice (their config takes `bits`); the others have a fixed width. */
-const variableWidth = new Set<string>(['dorefa']);
+const variableWidth = new Set<string>(['dorefa', 'lsq']);
 
 /** Whether the family `name` takes a bit width in its config (dorefa: 1..8); the others have a fixed one. */
 export function quantizerTakesBits(name: string): boolean {

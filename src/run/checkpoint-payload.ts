@@ -73,7 +73,7 @@ const ModelConfigSchema = z
     arch: z.string().refine((a) => MODEL_NAMES.includes(a), { message: `unknown architecture; expected one of: ${MODEL_NAMES.join(', ')}` }),
     inputShape: z.tuple([int(1, 4096), int(1, 4096), int(1, 64)]),
     numClasses: int(1, 100_000),
-    archOptions: z.object({ hidden: z.array(int(1, 2 ** 20)).max(64).optional(), batchNorm: z.boolean().optional() }).optional(),
+    archOptions: z.object({ hidden: z.array(int(1, 2 ** 20)).max(64).optional(), batchNorm: z.boolean().optional(), activation: z.enum(['relu', 'identity']).optional() }).optional(),
     quantizer: z.object({ name: z.string() }).passthrough().nullable(),
     keepFirstLastFp: z.boolean().optional(),
     seed: z.number().int(),

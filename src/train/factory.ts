@@ -7,6 +7,7 @@ import { QuantizedModel, type ModelConfig } from '../models/model.js';
 import { createMetaNetwork } from '../meta/registry.js';
 import type { QuantizerConfig } from '../quantizers/types.js';
 import { quantizerTakesBits } from '../quantizers/registry.js';
+import { actQuantizerTakesBits } from '../quantizers/act-registry.js';
 import { InputFileError, MetaquantError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import { configFromFile } from '../run/run-config.js';
@@ -50,9 +51,10 @@ export function modelConfigFor(config: TrainConfig, dataset: Pick<Dataset, 'heig
     arch: config.model,
     inputShape: [dataset.height, dataset.width, dataset.channels],
     numClasses: dataset.numClasses,
-    archOptions: config.hidden ? { hidden: config.hidden } : {},
+    archOptions: { ...(config.hidden && { hidden: config.hidden }), ...(config.hiddenActivation && { activation: config.hiddenActivation }) },
     quantizer,
     keepFirstLastFp: config.keepFirstLastFp,
+    ...(config.actQuantizer && config.actQuantizer !== 'none' && { actQuantizer: { name: config.actQuantizer, bits: actQuantizerTakesBits(config.actQuantizer) ? (config.actBits ?? 1) : 1 } }),
     seed: config.seed,
   };
 }

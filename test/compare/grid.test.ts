@@ -56,7 +56,7 @@ test('quantizer and optimizer specs', () => {
   assert.deepEqual(parseQuantizerSpec('dorefa').config, { quantizer: 'dorefa' });
   assert.deepEqual(parseQuantizerSpec('dorefa:2').config, { quantizer: 'dorefa', bits: 2 });
   assert.deepEqual(parseQuantizerSpec('ternary').config, { quantizer: 'ternary' });
-  assert.throws(() => parseQuantizerSpec('bwn:2'), /only dorefa can take a bit width/);
+  assert.throws(() => parseQuantizerSpec('bwn:2'), /only dorefa or lsq can take a bit width/);
   assert.throws(() => parseQuantizerSpec('dorefa:9'), /1 to 8/);
   assert.throws(() => parseQuantizerSpec('dorefa:1.5'), /1 to 8/);
   assert.throws(() => parseQuantizerSpec('xnor'), /expected NAME\[:BITS\].*dorefa, bwn/);
@@ -99,7 +99,7 @@ test('the grid expands every combination in a fixed order with one folder per ru
   assert.equal(last.out, undefined, 'the runner sets the run folder');
   // A method's +key=value overrides a common option; every run is validated before any starts.
   assert.equal(grid({ methods: [parseMethodSpec('ste+hidden=4')] })[0]!.config.hidden?.[0], 4);
-  assert.throws(() => grid({ common: { model: 'mlp', bits: 3 }, quantizers: ['bwn'] }), /method 'ste' \(ste \/ bwn \/ sgd \/ seed 1\): --bits applies to dorefa only/);
+  assert.throws(() => grid({ common: { model: 'mlp', bits: 3 }, quantizers: ['bwn'] }), /method 'ste' \(ste \/ bwn \/ sgd \/ seed 1\): --bits applies to dorefa or lsq only/);
   assert.throws(() => grid({ seeds: [1, 1] }), /seed '1' is listed twice/);
   assert.throws(() => grid({ quantizers: [] }), /--quantizers is empty/);
   assert.throws(() => grid({ methods: [parseMethodSpec('ste+lr-scale=1'), parseMethodSpec('ste_lr-scale-1', { 'ste_lr-scale-1': 'ste' })] }), /same folder name/);

@@ -111,7 +111,8 @@ test('bad packed files get an InputFileError naming the file and the problem', (
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['empty', new Uint8Array(0), /bad magic/],
     ['magic', mutate((b) => (b[1] = 0)), /bad magic/],
-    ['version', mutate((_, v) => v.setUint32(8, 99, true)), /version 99 is not supported \(this metaquant reads versions 1, 2\)/],
+    ['version', mutate((_, v) => v.setUint32(8, 99, true)), /version 99 is not supported \(this metaquant reads versions 1, 2, 3\)/],
+    ['version 3 without activations', mutate((_, v) => v.setUint32(8, 3, true)), /format version 3 does not match its model/],
     ['header length', mutate((_, v) => v.setUint32(12, 0xffffffff, true)), /header declares 4294967295 bytes/],
     ['truncated', good.subarray(0, good.length - 1), /declares \d+ data bytes, the file has \d+/],
     ['trailing bytes', Uint8Array.from([...good, 0, 0, 0, 0]), /declares \d+ data bytes/],

@@ -60,6 +60,9 @@ export interface ForwardGraph {
 export function unsupportedReason(graph: ModelGraph): string | null {
   for (const node of graph.nodes) {
     if (node.op === 'maxPool' && node.size > node.stride) return `overlapping max pooling (size ${node.size}, stride ${node.stride})`;
+    // Quantized activations and learned weight steps have custom gradients the native op does not know.
+    if (node.op === 'actQuant') return 'activation quantization';
+    if ((node.op === 'dense' || node.op === 'conv2d') && node.weightStep) return 'learned weight steps (lsq)';
   }
   return null;
 }
@@ -191,6 +194,8 @@ export function buildForward(graph: ModelGraph, opts: ForwardOptions): ForwardGr
         out = { ...used[0]!, name: g.node('Add', [used[0]!.name, used[1]!.name]) };
         break;
       }
+      case 'actQuant':
+        throw new Error('activation quantization has no native form (unsupportedReason rules it out)');
       case 'globalAvgPool': {
         const x = view(node.inputs[0]!, imageLayout(node.inputs[0]!));
         used = [x];
