@@ -44,6 +44,7 @@ export {
   type EpochOptions,
   type MakeBatchOptions,
 } from './pipeline.js';
+export { stratifiedValidationIndices, withValidationSplit, DEFAULT_VAL_SEED } from './validation-split.js';
 export { batchTensors, type BatchTensorOptions, type TensorBatch } from './batch-tensors.js';
 
 /** Data-set names accepted by loadDataset (parameterised ones shown with their syntax). */
