@@ -7,6 +7,25 @@ const signed = (x) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
 const interval = (ci) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
 const sweepText = (s) => (s ? Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ') : '–');
 
+/** The swept values a selection is at the end of ("lr 0.1 is the largest tried"): the optimum may lie beyond. */
+function edges(summary, s) {
+  if (!s.sweep) return [];
+  const cells = summary.cells.filter((c) => c.baseMethod === s.method && c.quantizer === s.quantizer && c.optimizer === s.optimizer && c.sweep);
+  return Object.entries(s.sweep).flatMap(([k, v]) => {
+    const tried = [...new Set(cells.map((c) => Number(c.sweep[k])))].sort((a, b) => a - b);
+    if (tried.length < 2) return [];
+    if (Number(v) === tried[tried.length - 1]) return [`${k} ${v} is the largest value tried`];
+    if (Number(v) === tried[0]) return [`${k} ${v} is the smallest value tried`];
+    return [];
+  });
+}
+
+/** A note on every selection at the edge of its sweep. */
+function edgeNotes(summary) {
+  const notes = summary.selection.flatMap((s) => edges(summary, s).map((e) => `${s.method} (${s.quantizer} ${s.optimizer.toUpperCase()}): ${e}`));
+  return notes.length === 0 ? '' : `At the edge of the sweep, so the best setting may lie beyond it: ${notes.join('; ')}.`;
+}
+
 function selectionTable(summary) {
   const rows = summary.selection.map((s) => {
     const cell = summary.cells.find((c) => c.method === s.selected && c.quantizer === s.quantizer && c.optimizer === s.optimizer);
@@ -56,6 +75,7 @@ export function pairedSection(summary) {
     '',
     selectionTable(summary),
     '',
+    ...(edgeNotes(summary) ? [edgeNotes(summary), ''] : []),
     pairedTable(summary),
     '',
     `Paired by seed (same initialisation and data order): final test accuracy of the method minus ${summary.baseline}'s, each at its selected setting. ` +
