@@ -4,7 +4,14 @@
 //
 // Each folder's tables replace the text between `<!-- BEGIN grid:NAME -->` and `<!-- END grid:NAME -->`
 // (NAME = the folder's base name); the prose around them is written by hand.
-import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+//
+// Second edition (issue 17): every docs/results/data/<grid>/summary.json (a committed copy of a
+// grid's summary) fills `<!-- BEGIN data:<grid> -->` … `<!-- END data:<grid> -->` with its selected
+// configurations and paired intervals (scripts/results-doc-paired.mjs); a grid without such a
+// section gets one appended under '## Second edition'. Other grids only need their summary.json
+// committed there (the generic hook: no edit of this script).
+import { readFileSync, writeFileSync, renameSync, existsSync, readdirSync } from 'node:fs';
+import { pairedSection } from './results-doc-paired.mjs';
 import { basename, join } from 'node:path';
 
 const DOC = 'docs/results.md';
@@ -100,6 +107,24 @@ for (const dir of process.argv.slice(2)) {
   const j = doc.indexOf(end);
   if (i < 0 || j < i) throw new Error(`${DOC} has no '${begin}' … '${end}' section`);
   doc = `${doc.slice(0, i + begin.length)}\n${tablesFor(dir)}\n${doc.slice(j)}`;
+}
+const DATA = 'docs/results/data';
+const SECOND = '## Second edition';
+for (const name of existsSync(DATA) ? readdirSync(DATA).sort() : []) {
+  const file = join(DATA, name, 'summary.json');
+  if (!existsSync(file)) continue;
+  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  if (!Array.isArray(summary.paired) || !Array.isArray(summary.selection)) continue; // a summary from before issue 17
+  const begin = `<!-- BEGIN data:${name} -->`;
+  const end = `<!-- END data:${name} -->`;
+  if (!doc.includes(begin)) {
+    if (!doc.includes(SECOND)) doc = `${doc.trimEnd()}\n\n${SECOND}\n`;
+    doc = `${doc.trimEnd()}\n\n### ${name}\n\n${begin}\n${end}\n`;
+  }
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  if (j < i) throw new Error(`${DOC}: '${end}' comes before '${begin}'`);
+  doc = `${doc.slice(0, i + begin.length)}\n${pairedSection(summary)}\n${doc.slice(j)}`;
 }
 writeFileSync(`${DOC}.tmp`, doc);
 renameSync(`${DOC}.tmp`, DOC);

@@ -8,6 +8,7 @@ import { METHOD_SPEC_SYNTAX, QUANTIZER_SPEC_SYNTAX, parseMethodSpec, splitList }
 import { checkpointEpochs, readRunResult, runDir, runGrid } from '../compare/runner.js';
 import { writeSummary } from '../compare/summary.js';
 import { writeReport } from '../compare/report.js';
+import { parseSweepSpec, sweepFromConfig, uniqueAxes } from '../compare/sweep.js';
 import { configFromTrainSection, passThroughConfig, passThroughOptions } from '../compare/common-config.js';
 import { argsForConfig } from '../config/flags.js';
 import { parseInteger, parseIntegerList } from './options.js';
@@ -81,6 +82,8 @@ export function compareCommand(): Command {
     .option('--config <file>', 'JSON or YAML file with any of: methods, quantizers, optimizers, seeds, epochs, jobs, lastK, out, train')
     .option('--jobs <n>', 'training processes at once; default 2', parseInteger)
     .option('--last-k <k>', "k of the reference's statistic (mean over the last k epochs); default 3 or the epochs if fewer", parseInteger)
+    .option('--sweep <key=values>', 'train every method at each of these values of a train option, e.g. lr=1e-3,3e-3,1e-2 (repeatable; needs --val-split; each method keeps its best on validation)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--baseline <method>', 'method the others are compared with, paired by seed (default: the first method)')
     .option('--dry-run', 'list the runs and their state, run nothing', false)
     .option('--quiet', 'no progress output', false);
   for (const o of queueOptions()) cmd.addOption(o);
@@ -88,7 +91,7 @@ export function compareCommand(): Command {
   for (const o of passOptions) cmd.addOption(o);
   cmd.addHelpText('after', HELP + '\n' + QUEUE_HELP);
   cmd.action(async (o: Record<string, unknown>, command: Command) => {
-    const config: CompareConfig = o.config ? readCompareConfig(String(o.config)) : { namedMethods: {}, train: {} };
+    const config: CompareConfig = o.config ? readCompareConfig(String(o.config)) : { namedMethods: {}, sweep: {}, train: {} };
     const where = o.config ? String(o.config) : 'config';
     const pick = <T>(flag: T | undefined, file: T | undefined, fallback: T): T => flag ?? file ?? fallback;
     const methodTexts = o.methods !== undefined ? splitList(String(o.methods)) : config.methods;
@@ -102,7 +105,14 @@ export function compareCommand(): Command {
     if (lastK !== undefined && lastK < 1) throw new UsageError(`--last-k must be at least 1, got ${lastK}`);
 
     const common = { ...configFromTrainSection(config.train, `${where}: train`), ...passThroughConfig(command) };
+    const flagSweeps = ((o.sweep as string[] | undefined) ?? []).map(parseSweepSpec);
+    const sweeps = uniqueAxes([...flagSweeps, ...sweepFromConfig(config.sweep, `${where}: sweep`).filter((a) => !flagSweeps.some((f) => f.field === a.field))]);
+    if (sweeps.length > 0 && common.valSplit === undefined) {
+      throw new UsageError('--sweep selects on validation accuracy: give --val-split F (e.g. 0.1), or val-split under train in the config file');
+    }
+    const baseline = (o.baseline as string | undefined) ?? config.baseline;
     const runs = expandGrid({
+      sweeps,
       methods: methodTexts.map((m) => parseMethodSpec(m, config.namedMethods)),
       quantizers: o.quantizers !== undefined ? splitList(String(o.quantizers)) : (config.quantizers ?? ['dorefa']),
       optimizers: o.optimizers !== undefined ? splitList(String(o.optimizers)) : (config.optimizers ?? ['adam']),
@@ -112,6 +122,8 @@ export function compareCommand(): Command {
     });
     const previous = readGridFile(out);
     const all = mergeGrid(out, previous, runs);
+    const methodNames = [...new Set(all.map((r) => r.baseMethod ?? r.method))];
+    if (baseline !== undefined && !methodNames.includes(baseline)) throw new UsageError(`--baseline '${baseline}' is not a method of this grid; expected one of: ${methodNames.join(', ')}`);
 
     if (o.dryRun) {
       for (const r of runs) process.stdout.write(`${r.id}\t${describeState(out, r)}\tmetaquant train ${argsForConfig(r.config).join(' ')} --out ${runDir(out, r.id)}\n`);
@@ -148,7 +160,7 @@ export function compareCommand(): Command {
       process.off('SIGTERM', onSignal);
       unlock();
     }
-    const summary = writeSummary(out, lastK);
+    const summary = writeSummary(out, lastK, baseline);
     const report = await writeReport(out, summary);
     process.stderr.write(
       `metaquant compare: ${outcome.finished} run(s) finished now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, ${outcome.interrupted.length} interrupted; ` +

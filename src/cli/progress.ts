@@ -8,6 +8,7 @@ function formatMetrics(m: EpochMetrics): string {
     .join('  ');
   return (
     `epoch ${m.epoch}  train loss ${m.trainLoss.toFixed(4)} acc ${(m.trainAccuracy * 100).toFixed(2)}%  ` +
+    (typeof m.valAccuracy === 'number' ? `val acc ${(m.valAccuracy * 100).toFixed(2)}%  ` : '') +
     `test loss ${m.testLoss.toFixed(4)} acc ${(m.testAccuracy * 100).toFixed(2)}%  ` +
     `${m.imagesPerSecond.toFixed(0)} img/s  ${m.seconds.toFixed(1)} s${extra ? '  ' + extra : ''}`
   );

@@ -8,8 +8,9 @@ export function reportCommand(): Command {
     .description('rebuild the summaries, charts and report.html of a metaquant compare folder from its finished runs')
     .argument('<dir>', 'the folder given to compare --out')
     .option('--last-k <k>', "k of the reference's statistic; default 3 or the epochs if fewer", parseInteger)
-    .action(async (dir: string, o: { lastK?: number }) => {
-      const { summary, report } = await rebuildReport(dir, o.lastK);
+    .option('--baseline <method>', 'method the others are compared with, paired by seed (default: the first method)')
+    .action(async (dir: string, o: { lastK?: number; baseline?: string }) => {
+      const { summary, report } = await rebuildReport(dir, o.lastK, o.baseline);
       process.stderr.write(`metaquant report: ${summary.data.finished.length} finished run(s), ${summary.rows.length} cell(s), ${report.charts.length} chart(s) in ${report.file}\n`);
     });
 }

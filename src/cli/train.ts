@@ -106,7 +106,7 @@ export function trainCommand(): Command {
       try {
         const record = new RunRecorder(trainer.out, { resumed: Boolean(o.resume) });
         process.stderr.write(
-          `metaquant train: ${trainer.config.model} on ${trainer.dataset.name} (${trainer.dataset.train.count} train / ${trainer.dataset.test.count} test), ` +
+          `metaquant train: ${trainer.config.model} on ${trainer.dataset.name} (${trainer.dataset.train.count} train / ${trainer.dataset.val ? `${trainer.dataset.val.count} validation / ` : ''}${trainer.dataset.test.count} test), ` +
             `${trainer.model.quantizer?.label ?? 'none'}${trainer.model.activation ? ` weights, ${trainer.model.activation.quantizer.label} activations` : ''}, ` +
             `${trainer.config.method}${trainer.config.method === 'metaquant' ? `:${trainer.config.meta} (${trainer.config.mqMode} mode)` : ''}, ` +
             `${trainer.config.optimizer} lr ${trainer.config.lr}, backend ${trainer.config.backend}; run folder ${trainer.out}\n`,

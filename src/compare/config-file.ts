@@ -12,7 +12,9 @@ import { readSettingsFile } from '../util/data-file.js';
  *   optimizers: [sgd, adam]
  *   seeds: [1, 2, 3]
  *   epochs: 5
- *   train: { model: mlp, hidden: [32], dataset: fashion-mnist, train-limit: 5000 }
+ *   train: { model: mlp, hidden: [32], dataset: fashion-mnist, train-limit: 5000, val-split: 0.1 }
+ *   sweep: { lr: [1e-3, 3e-3, 1e-2], meta-lr: [1e-4, 1e-3] }    # optional; needs val-split
+ *   baseline: ste                                             # optional; default the first method
  */
 const list = <T extends z.ZodTypeAny>(item: T) => z.union([item, z.array(item)]);
 
@@ -26,6 +28,8 @@ export const CompareConfigSchema = z
     jobs: z.number().int().positive().optional(),
     lastK: z.number().int().positive().optional(),
     out: z.string().optional(),
+    sweep: z.record(z.string(), list(z.union([z.number(), z.string(), z.boolean()]))).optional(),
+    baseline: z.string().optional(),
     train: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
@@ -42,6 +46,9 @@ export interface CompareConfig {
   jobs?: number;
   lastK?: number;
   out?: string;
+  /** `sweep: {lr: [1e-3, 3e-3]}`: swept values per train option (flag or camelCase name). */
+  sweep: Record<string, unknown[]>;
+  baseline?: string;
   train: Record<string, unknown>;
 }
 
@@ -66,6 +73,8 @@ export function readCompareConfig(file: string): CompareConfig {
     jobs: c.jobs,
     lastK: c.lastK,
     out: c.out,
+    sweep: Object.fromEntries(Object.entries(c.sweep ?? {}).map(([k, v]) => [k, asList(v as unknown) as unknown[]])),
+    baseline: c.baseline,
     train: c.train ?? {},
   };
 }

@@ -6,6 +6,7 @@ import { InputFileError, UsageError } from '../util/errors.js';
 import { canonicalConfigJson, parseTrainConfig, type TrainConfig } from '../config/schema.js';
 import { configFromArgs } from '../config/flags.js';
 import { parseOptimizerSpec, parseQuantizerSpec, slug, type MethodSpec } from './method-spec.js';
+import { sweepVariants, type SweepAxis } from './sweep.js';
 
 /** One training run of a grid: its cell (method × quantizer × optimizer), its seed and its validated training config. */
 export interface RunSpec {
@@ -17,6 +18,9 @@ export interface RunSpec {
   epochs: number;
   /** The run's training config, defaults filled, without `out` (the runner sets the run folder). */
   config: TrainConfig;
+  /** With `--sweep`: the method's label without the swept values, and those values (flag → text). */
+  baseMethod?: string;
+  sweep?: Record<string, string>;
 }
 
 export interface GridInput {
@@ -27,6 +31,8 @@ export interface GridInput {
   epochs: number;
   /** Config fields of every run (the config file's `train` section, then command-line flags). */
   common: Record<string, unknown>;
+  /** `--sweep` axes: every run is trained at every combination of the values that apply to it. */
+  sweeps?: SweepAxis[];
 }
 
 /** Far more training runs than any comparison needs; a larger grid is a typo (or a hostile config). */
@@ -79,26 +85,24 @@ export function expandGrid(input: GridInput): RunSpec[] {
   for (const m of input.methods) {
     for (const q of quantizers) {
       for (const o of optimizers) {
-        for (const seed of input.seeds) {
-          const id = `${slug(m.label)}__${slug(q.label)}__${o.label}__s${seed}`;
-          const cell = `${m.label} / ${q.label} / ${o.label} / seed ${seed}`;
-          const clash = ids.get(id);
-          if (clash) throw new UsageError(`runs '${clash}' and '${cell}' get the same folder name '${id}'; rename one method (config file "methods": {name: spec})`);
-          ids.set(id, cell);
-          const config = runConfig({ ...input.common, ...m.config, ...q.config, ...o.config, seed, epochs: input.epochs }, `method '${m.label}' (${cell})`);
-          runs.push({
-            id,
-            method: m.label,
-            quantizer: q.label,
-            optimizer: o.label,
-            seed,
-            epochs: input.epochs,
-            config,
-          });
+        const base = { ...input.common, ...m.config, ...q.config, ...o.config };
+        for (const variant of sweepVariants(input.sweeps ?? [], base, m.config)) {
+          const label = m.label + variant.suffix;
+          for (const seed of input.seeds) {
+            const id = `${slug(label)}__${slug(q.label)}__${o.label}__s${seed}`;
+            const cell = `${label} / ${q.label} / ${o.label} / seed ${seed}`;
+            const clash = ids.get(id);
+            if (clash) throw new UsageError(`runs '${clash}' and '${cell}' get the same folder name '${id}'; rename one method (config file "methods": {name: spec})`);
+            ids.set(id, cell);
+            const config = runConfig({ ...base, ...variant.config, seed, epochs: input.epochs }, `method '${label}' (${cell})`);
+            const swept = variant.suffix === '' ? {} : { baseMethod: m.label, sweep: variant.values };
+            runs.push({ id, method: label, quantizer: q.label, optimizer: o.label, seed, epochs: input.epochs, config, ...swept });
+          }
         }
       }
     }
   }
+  if (runs.length > MAX_GRID_RUNS) throw new UsageError(`the grid has ${runs.length} runs with its sweeps; at most ${MAX_GRID_RUNS} are allowed`);
   return runs;
 }
 
@@ -117,6 +121,8 @@ const runFields = {
   optimizer: z.string(),
   seed: z.number().int(),
   epochs: z.number().int().positive(),
+  baseMethod: z.string().optional(),
+  sweep: z.record(z.string(), z.string()).optional(),
 };
 
 const uniqueIds = (runs: Array<{ id: string }>, ctx: z.RefinementCtx) => {
@@ -178,7 +184,7 @@ export function readGridFile(dir: string): GridFile | undefined {
   if (!header.success) throw schemaProblem(file, header.error);
   const parsed = GRID_SCHEMAS[header.data.version].safeParse(raw);
   if (!parsed.success) throw schemaProblem(file, parsed.error);
-  const runs = parsed.data.runs.map(({ id, method, quantizer, optimizer, seed, epochs, ...recorded }) => ({
+  const runs = parsed.data.runs.map(({ id, method, quantizer, optimizer, seed, epochs, baseMethod, sweep, ...recorded }) => ({
     id,
     method,
     quantizer,
@@ -186,6 +192,8 @@ export function readGridFile(dir: string): GridFile | undefined {
     seed,
     epochs,
     config: recordedConfig(file, { id, ...recorded }),
+    ...(baseMethod !== undefined ? { baseMethod } : {}),
+    ...(sweep !== undefined ? { sweep } : {}),
   }));
   return { format: 'metaquant-compare-grid', version: GRID_VERSION, runs, ...(header.data.commands ? { commands: header.data.commands } : {}) };
 }

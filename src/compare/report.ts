@@ -3,6 +3,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { gridCharts, renderSvg } from './charts.js';
 import { setupSection } from './report-setup.js';
 import { writeSummary, type SummaryFiles, type SummaryRow } from './summary.js';
+import { statisticsSections } from './report-statistics.js';
 
 /**
  * report.html: the summary table, the runs, and every chart as inline SVG — one file that opens
@@ -96,8 +97,10 @@ ${setupSection(d.runs, d.commands)}
 ${summaryTable(summary.rows, summary.empty, summary.lastK)}
 <p class="note">Test accuracy in percent over seeds; ± is the sample standard deviation (n − 1; none for one seed).
 Last-${summary.lastK}: the reference code's statistic, the mean of test accuracy over all runs × their last ${summary.lastK} epochs
-(fewer when a run has fewer epochs). Best-epoch: the mean over seeds of each run's highest test accuracy.
+(fewer when a run has fewer epochs). Best-epoch: the mean over seeds of the test accuracy at each run's best epoch,
+${summary.rows.length > 0 && summary.rows.every((r) => r.bestSelectedOn === 'validation') ? 'picked on validation accuracy' : 'picked on test accuracy (optimistic; --val-split picks it on validation)'}.
 Time: mean wall-clock seconds of a run's training process (for a resumed run, its last part).</p>
+${statisticsSections(summary)}
 <h2>Charts</h2>
 ${metaNote}
 ${figures.join('\n')}
@@ -111,7 +114,7 @@ ${runsTable(summary)}
 }
 
 /** `metaquant report DIR`: rebuilds the summary files and the report from a grid folder. */
-export async function rebuildReport(dir: string, lastK?: number): Promise<{ summary: SummaryFiles; report: ReportResult }> {
-  const summary = writeSummary(dir, lastK);
+export async function rebuildReport(dir: string, lastK?: number, baseline?: string): Promise<{ summary: SummaryFiles; report: ReportResult }> {
+  const summary = writeSummary(dir, lastK, baseline);
   return { summary, report: await writeReport(dir, summary) };
 }

@@ -5,7 +5,14 @@
  *  - final accuracy: each run's test accuracy after its last epoch; mean and sample std (n − 1).
  *  - the reference's statistic: the mean of test accuracy over all runs × their last k epochs
  *    (k = min(lastK, the run's epochs)), as the MetaQuant reference code reports it.
- *  - best-epoch accuracy: the mean (and sample std) over runs of each run's maximum test accuracy.
+ *  - best-epoch accuracy: the mean (and sample std) over runs of the test accuracy at each run's best
+ *    epoch, the best epoch picked on validation accuracy when the runs have a validation split
+ *    (`--val-split`); without one, on test accuracy (optimistic; `bestSelectedOn: 'test'` says so).
+ *  - validation accuracy after the last epoch (mean, std): what sweeps select on.
+ *  - per-seed final accuracies, and `split` when they are not one mode (paired.ts, SPLIT_GAP).
+ *  - `lastKRising`: the mean curve still rose by more than RISING_POINTS over the last k epochs,
+ *    so the last-k statistic measures speed, not a plateau.
+ *  - metaC: the learned c after the last epoch per seed; its mean only when all signs agree.
  *  - run time: the mean wall-clock seconds.
  */
 
@@ -17,7 +24,13 @@ export interface RunMetrics {
   /** One entry per epoch, in order (metrics.jsonl). */
   history: Array<{ epoch: number; testAccuracy: number; trainLoss: number; [k: string]: number }>;
   wallSeconds: number;
+  /** With `--sweep`: the method's label without the swept values, and those values (flag → text). */
+  baseMethod?: string;
+  sweep?: Record<string, string>;
 }
+
+/** Accuracy points (as a fraction) by which the mean curve must rise over the last k epochs to count as still rising. */
+export const RISING_POINTS = 0.01;
 
 export interface CellSummary {
   method: string;
@@ -33,24 +46,31 @@ export interface CellSummary {
   lastK: number;
   bestMean: number;
   bestStd: number | null;
+  /** Where each run's best epoch was picked: 'validation' (runs with --val-split) or 'test' (optimistic). */
+  bestSelectedOn: 'validation' | 'test';
   wallSecondsMean: number;
+  /** The method without its swept values (= method when nothing is swept) and the swept values. */
+  baseMethod: string;
+  sweep: Record<string, string> | null;
+  /** Final test accuracy per seed, in the order of `seeds`. */
+  finals: number[];
+  finalMin: number;
+  finalMax: number;
+  /** The seeds are not one mode (a gap larger than SPLIT_GAP between sorted finals). */
+  split: boolean;
+  /** Validation accuracy after the last epoch (null without a validation split). */
+  valFinalMean: number | null;
+  valFinalStd: number | null;
+  /** The mean test curve rose by more than RISING_POINTS over the last k epochs: last-k measures speed. */
+  lastKRising: boolean;
+  /** The learned c (metaC) after the last epoch per seed; mean null when signs differ. Null for runs without c. */
+  metaC: ReturnType<typeof signedSummary>;
 }
 
-export function mean(values: readonly number[]): number {
-  if (values.length === 0) throw new RangeError('mean of no values');
-  let s = 0;
-  for (const v of values) s += v;
-  return s / values.length;
-}
+import { mean, sampleStd } from './descriptive.js';
+import { isSplit, signedSummary } from './paired.js';
 
-/** Sample standard deviation (Bessel's n − 1); null when there are fewer than two values. */
-export function sampleStd(values: readonly number[]): number | null {
-  if (values.length < 2) return null;
-  const m = mean(values);
-  let ss = 0;
-  for (const v of values) ss += (v - m) ** 2;
-  return Math.sqrt(ss / (values.length - 1));
-}
+export { mean, sampleStd } from './descriptive.js';
 
 export const cellKey = (r: { method: string; quantizer: string; optimizer: string }) => `${r.method}\u0000${r.quantizer}\u0000${r.optimizer}`;
 
@@ -71,9 +91,12 @@ export function summarizeCell(runs: readonly RunMetrics[], lastK: number): CellS
   if (!Number.isInteger(lastK) || lastK < 1) throw new RangeError(`lastK must be a positive integer, got ${lastK}`);
   for (const r of runs) if (r.history.length === 0) throw new RangeError(`run ${r.method}/${r.quantizer}/${r.optimizer}/seed ${r.seed} has no epochs`);
   const finals = runs.map((r) => r.history[r.history.length - 1]!.testAccuracy);
-  const bests = runs.map((r) => Math.max(...r.history.map((h) => h.testAccuracy)));
+  const hasVal = runs.every((r) => r.history.every((h) => typeof h.valAccuracy === 'number'));
+  const bests = runs.map((r) => testAtBestEpoch(r.history, hasVal ? 'valAccuracy' : 'testAccuracy'));
   const k = Math.min(lastK, ...runs.map((r) => r.history.length));
   const lastKValues = runs.flatMap((r) => r.history.slice(-k).map((h) => h.testAccuracy));
+  const vals = hasVal ? runs.map((r) => r.history[r.history.length - 1]!.valAccuracy!) : null;
+  const cs = runs.map((r) => r.history[r.history.length - 1]!.metaC).filter((c): c is number => typeof c === 'number' && Number.isFinite(c));
   const first = runs[0]!;
   return {
     method: first.method,
@@ -87,8 +110,31 @@ export function summarizeCell(runs: readonly RunMetrics[], lastK: number): CellS
     lastK: k,
     bestMean: mean(bests),
     bestStd: sampleStd(bests),
+    bestSelectedOn: hasVal ? 'validation' : 'test',
     wallSecondsMean: mean(runs.map((r) => r.wallSeconds)),
+    baseMethod: first.baseMethod ?? first.method,
+    sweep: first.sweep ?? null,
+    finals,
+    finalMin: Math.min(...finals),
+    finalMax: Math.max(...finals),
+    split: isSplit(finals),
+    valFinalMean: vals ? mean(vals) : null,
+    valFinalStd: vals ? sampleStd(vals) : null,
+    lastKRising: k > 1 && meanAtEpochFromEnd(runs, 0) - meanAtEpochFromEnd(runs, k - 1) > RISING_POINTS,
+    metaC: cs.length === runs.length ? signedSummary(cs) : null,
   };
+}
+
+/** Test accuracy at the epoch where `selectOn` is highest (the first such epoch). */
+export function testAtBestEpoch(history: RunMetrics['history'], selectOn: 'valAccuracy' | 'testAccuracy'): number {
+  let best = history[0]!;
+  for (const h of history) if (h[selectOn]! > best[selectOn]!) best = h;
+  return best.testAccuracy;
+}
+
+/** Mean over runs of test accuracy `back` epochs before each run's last. */
+function meanAtEpochFromEnd(runs: readonly RunMetrics[], back: number): number {
+  return mean(runs.map((r) => r.history[r.history.length - 1 - back]!.testAccuracy));
 }
 
 export function summarize(runs: readonly RunMetrics[], lastK: number): CellSummary[] {

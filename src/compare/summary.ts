@@ -4,7 +4,9 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { InputFileError, UsageError } from '../util/errors.js';
 import { readGridFile, GRID_FILE, type RunSpec } from './grid.js';
 import { readRunResult, runDir, ERROR_LOG, type RunResult } from './runner.js';
-import { cellKey, summarize, type CellSummary, type RunMetrics } from './statistics.js';
+import { cellKey, summarize, testAtBestEpoch, type CellSummary, type RunMetrics } from './statistics.js';
+import { pairedComparisons, selectConfigurations, type PairedRow, type Selection } from './selection.js';
+import { finalCell, metaCMarkdown, pairedMarkdown, RISING_NOTE, selectionMarkdown, SPLIT_NOTE } from './summary-sections.js';
 
 /** A grid folder read back: its runs, and for the finished ones their result and per-epoch metrics. */
 export interface GridData {
@@ -55,7 +57,7 @@ export function loadGrid(dir: string): GridData {
       continue;
     }
     const history = readHistory(join(folder, 'metrics.jsonl'));
-    data.finished.push({ id: run.id, method: run.method, quantizer: run.quantizer, optimizer: run.optimizer, seed: run.seed, history, wallSeconds: result.wallSeconds, result });
+    data.finished.push({ id: run.id, method: run.method, quantizer: run.quantizer, optimizer: run.optimizer, seed: run.seed, history, wallSeconds: result.wallSeconds, result, ...(run.baseMethod !== undefined ? { baseMethod: run.baseMethod, sweep: run.sweep } : {}) });
   }
   return data;
 }
@@ -128,15 +130,16 @@ export function summaryCsv(rows: readonly SummaryRow[]): string {
 const pm = (m: number, s: number | null) => (s === null ? `${pct(m)}` : `${pct(m)} ± ${pct(s)}`);
 
 export function summaryMarkdown(rows: readonly SummaryRow[], empty: ReturnType<typeof summaryRows>['empty'], lastK: number): string {
+  const onVal = rows.length > 0 && rows.every((r) => r.bestSelectedOn === 'validation');
   const out = [
-    '| method | quantizer | optimizer | n | final acc % (mean ± std) | last-k acc % | best-epoch acc % (mean ± std) | time / run (s) |',
+    `| method | quantizer | optimizer | n | final acc % (mean ± std) | last-k acc % | best-epoch acc % (mean ± std${onVal ? ', epoch picked on validation' : ''}) | time / run (s) |`,
     '|---|---|---|---:|---:|---:|---:|---:|',
   ];
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   for (const r of rows) {
     const notes = [r.failed ? `${r.failed} failed` : '', r.unfinished ? `${r.unfinished} unfinished` : ''].filter(Boolean).join(', ');
     out.push(
-      `| ${esc(r.method)} | ${esc(r.quantizer)} | ${r.optimizer} | ${r.n}${notes ? ` (${notes})` : ''} | ${pm(r.finalMean, r.finalStd)} | ${pct(r.lastKMean)} (k=${r.lastK}) | ${pm(r.bestMean, r.bestStd)} | ${r.wallSecondsMean.toFixed(1)} |`,
+      `| ${esc(r.method)} | ${esc(r.quantizer)} | ${r.optimizer} | ${r.n}${notes ? ` (${notes})` : ''} | ${r.split === undefined ? pm(r.finalMean, r.finalStd) : finalCell(r)} | ${pct(r.lastKMean)} (k=${r.lastK})${r.lastKRising ? ' ↗' : ''} | ${pm(r.bestMean, r.bestStd)} | ${r.wallSecondsMean.toFixed(1)} |`,
     );
   }
   for (const e of empty) out.push(`| ${esc(e.method)} | ${esc(e.quantizer)} | ${e.optimizer} | 0 (${e.failed} failed, ${e.unfinished} unfinished) | – | – | – | – |`);
@@ -144,29 +147,62 @@ export function summaryMarkdown(rows: readonly SummaryRow[], empty: ReturnType<t
     '',
     `Test accuracy in percent over seeds. ± is the sample standard deviation (n − 1; none for n = 1). ` +
       `Last-k: the reference code's statistic, the mean of test accuracy over all runs × their last k epochs (k = ${lastK}, or fewer when a run has fewer epochs). ` +
-      `Best-epoch: the mean over seeds of each run's highest test accuracy. Time: mean wall-clock seconds of a run's training process.`,
+      (onVal
+        ? `Best-epoch: the mean over seeds of the test accuracy at the epoch where each run's validation accuracy was highest. `
+        : `Best-epoch: the mean over seeds of each run's highest test accuracy (picked on the test set, so optimistic; --val-split picks it on validation). `) +
+      `Time: mean wall-clock seconds of a run's training process.`,
   );
+  if (rows.some((r) => r.split)) out.push('', SPLIT_NOTE);
+  if (rows.some((r) => r.lastKRising)) out.push('', RISING_NOTE);
   return out.join('\n') + '\n';
 }
 
 export interface SummaryFiles {
   rows: SummaryRow[];
+  selections: Selection[];
+  paired: PairedRow[];
+  baseline: string;
   empty: ReturnType<typeof summaryRows>['empty'];
   lastK: number;
   data: GridData;
 }
 
+/** The baseline of the paired comparison: the one asked for (checked), else the grid's first method. */
+function baselineOf(data: GridData, asked: string | undefined): string {
+  const methods = [...new Set(data.runs.map((r) => r.baseMethod ?? r.method))];
+  if (asked === undefined) return methods[0] ?? '';
+  if (!methods.includes(asked)) throw new UsageError(`--baseline '${asked}' is not a method of ${data.dir}; expected one of: ${methods.join(', ')}`);
+  return asked;
+}
+
+/** Selections on validation (a sweep without a validation split is a usage error naming the cell). */
+function selectionsOf(rows: readonly SummaryRow[]): Selection[] {
+  try {
+    return selectConfigurations(rows);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** Writes summary.csv, summary.json and summary.md into the grid folder (atomically) and returns what they hold. */
-export function writeSummary(dir: string, lastK?: number): SummaryFiles {
+export function writeSummary(dir: string, lastK?: number, baselineMethod?: string): SummaryFiles {
   const data = loadGrid(dir);
   if (lastK !== undefined && (!Number.isInteger(lastK) || lastK < 1)) throw new UsageError(`--last-k must be a positive integer, got ${lastK}`);
   const k = lastK ?? defaultLastK(data.runs);
   const { rows, empty } = summaryRows(data, k);
+  const baseline = baselineOf(data, baselineMethod);
+  const selections = selectionsOf(rows);
+  const paired = pairedComparisons(selections, data.finished, baseline);
   writeFileAtomic(join(dir, 'summary.csv'), summaryCsv(rows));
-  writeFileAtomic(join(dir, 'summary.md'), summaryMarkdown(rows, empty, k));
+  writeFileAtomic(join(dir, 'summary.md'), [summaryMarkdown(rows, empty, k), selectionMarkdown(selections), pairedMarkdown(paired, baseline), metaCMarkdown(rows)].filter(Boolean).join('\n'));
   const json = {
     format: 'metaquant-compare-summary',
     lastK: k,
+    baseline,
+    selectedOn: 'validation accuracy after the last epoch, mean over seeds (selection); test accuracy is only reported',
+    selection: selections,
+    paired,
     std: 'sample standard deviation (n - 1), as a fraction; null when n = 1',
     accuracy: 'fraction of the test set (0..1)',
     cells: rows,
@@ -177,13 +213,16 @@ export function writeSummary(dir: string, lastK?: number): SummaryFiles {
       quantizer: r.quantizer,
       optimizer: r.optimizer,
       seed: r.seed,
+      ...(r.baseMethod !== undefined ? { baseMethod: r.baseMethod, sweep: r.sweep } : {}),
       finalAccuracy: r.history[r.history.length - 1]!.testAccuracy,
-      bestAccuracy: Math.max(...r.history.map((h) => h.testAccuracy)),
+      ...(typeof r.history[r.history.length - 1]!.valAccuracy === 'number' ? { finalValAccuracy: r.history[r.history.length - 1]!.valAccuracy } : {}),
+      // The test accuracy at the best epoch, picked on validation when the run has it (else on test: optimistic).
+      bestAccuracy: testAtBestEpoch(r.history, r.history.every((h) => typeof h.valAccuracy === 'number') ? 'valAccuracy' : 'testAccuracy'),
       epochs: r.history.length,
       wallSeconds: r.wallSeconds,
     })),
     unfinished: data.unfinished.map((u) => ({ id: u.run.id, failed: u.failed })),
   };
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(json, null, 2) + '\n');
-  return { rows, empty, lastK: k, data };
+  return { rows, selections, paired, baseline, empty, lastK: k, data };
 }

@@ -64,6 +64,8 @@ export const TRAIN_FIELDS = {
   dataDir: { schema: z.string().optional(), value: '<dir>', help: 'folder holding the data set files' },
   trainLimit: { schema: z.number().int().positive().optional(), ...int('<n>', 'use only the first n training images') },
   testLimit: { schema: z.number().int().positive().optional(), ...int('<n>', 'use only the first n test images') },
+  valSplit: { schema: z.number().gt(0).lt(1).optional(), ...num('<fraction>', 'hold out this stratified fraction of the training images for validation (selection never reads the test set)') },
+  valSeed: { schema: z.number().int().optional(), ...int('<n>', 'seed of the --val-split split (default 0: the same split for every training seed)') },
   augment: { schema: z.boolean().optional(), negatable: 'disable augmentation', help: 'pad-4 random crop + horizontal flip (default: on for CIFAR only)' },
   model: { schema: registered(() => MODEL_NAMES, 'architecture').default('mlp'), ...choice('architecture', () => MODEL_NAMES) },
   hidden: {

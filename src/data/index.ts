@@ -45,6 +45,7 @@ export {
   type EpochOptions,
   type MakeBatchOptions,
 } from './pipeline.js';
+export { stratifiedValidationIndices, withValidationSplit, DEFAULT_VAL_SEED } from './validation-split.js';
 export { batchTensors, type BatchTensorOptions, type TensorBatch } from './batch-tensors.js';
 export { datasetFromUserData, USER_DATA_NAME, type UserData, type UserTensors, type UserDatasets, type UserDataOptions } from './user-data.js';
 

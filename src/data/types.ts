@@ -16,6 +16,8 @@ export interface Dataset {
   numClasses: number;
   train: DataSplit;
   test: DataSplit;
+  /** Held out of the training split for model selection (`--val-split`); absent without it. */
+  val?: DataSplit;
   /** Per-channel mean and std of the training images (in [0,1] units), used for normalisation. */
   mean: number[];
   std: number[];

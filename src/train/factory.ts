@@ -1,7 +1,7 @@
 // Everything a config builds: the data set, the model description, the step strategy (with its
 // optimizer and meta network), and the same from a checkpoint. The epoch loop (trainer.ts) and
 // gradcheck take what these return.
-import { loadDataset } from '../data/index.js';
+import { loadDataset, withValidationSplit } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
 import { QuantizedModel, type ModelConfig } from '../models/model.js';
 import { createMetaNetwork } from '../meta/registry.js';
@@ -38,8 +38,10 @@ export function effectiveConfig(c: TrainConfig, dataset: Pick<Dataset, 'augmentB
   };
 }
 
-export function datasetFor(config: TrainConfig): Promise<Dataset> {
-  return loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+/** The run's data: loaded, cut to its limits, then (with `valSplit`) a validation part held out of the training images. */
+export async function datasetFor(config: TrainConfig): Promise<Dataset> {
+  const ds = await loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit: config.testLimit });
+  return config.valSplit === undefined ? ds : withValidationSplit(ds, config.valSplit, config.valSeed);
 }
 
 export function modelConfigFor(config: TrainConfig, dataset: Pick<Dataset, 'height' | 'width' | 'channels' | 'numClasses'>): ModelConfig {

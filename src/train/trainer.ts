@@ -235,6 +235,8 @@ export class Trainer {
     const { config } = this;
     const { seen, lossSum, correct, skipped, rollbacks } = this.position;
     const test = evaluate(this.model, this.dataset, 'test', config.evalBatchSize);
+    // Validation first in the line's meaning: selection (compare) reads valAccuracy, never testAccuracy.
+    const val = this.dataset.val ? evaluate(this.model, { ...this.dataset, test: this.dataset.val }, 'test', config.evalBatchSize) : null;
     this.step.afterEvaluation?.();
     return {
       epoch: epoch + 1,
@@ -242,6 +244,7 @@ export class Trainer {
       trainAccuracy: correct / seen,
       testLoss: test.loss,
       testAccuracy: test.accuracy,
+      ...(val ? { valLoss: val.loss, valAccuracy: val.accuracy } : {}),
       lr: config.lr * multiplier * this.lrScale,
       seconds,
       imagesPerSecond: seen / seconds,

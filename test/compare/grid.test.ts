@@ -212,7 +212,7 @@ test('summary.csv and summary.md show percent, sample std and the reference stat
   assert.equal(csv[0], 'method,quantizer,optimizer,n,final_acc_mean_pct,final_acc_std_pct,lastk_acc_mean_pct,last_k,best_acc_mean_pct,best_acc_std_pct,time_mean_s,failed,unfinished');
   assert.equal(csv[1], 'ste+lr-scale=0.3,dorefa,sgd,2,75.0000,21.2132,75.0000,2,80.0000,14.1421,15.00,1,0');
   const md = summaryMarkdown(rows, [{ method: 'mq', quantizer: 'bwn', optimizer: 'adam', failed: 2, unfinished: 1 }], 2);
-  assert.match(md, /\| ste\+lr-scale=0\.3 \| dorefa \| sgd \| 2 \(1 failed\) \| 75\.00 ± 21\.21 \| 75\.00 \(k=2\) \| 80\.00 ± 14\.14 \| 15\.0 \|/);
+  assert.match(md, /\| ste\+lr-scale=0\.3 \| dorefa \| sgd \| 2 \(1 failed\) \| 75\.00 ± 21\.21 ⚠ split: 60\.0, 90\.0 \| 75\.00 \(k=2\) \| 80\.00 ± 14\.14 \| 15\.0 \|/);
   assert.match(md, /\| mq \| bwn \| adam \| 0 \(2 failed, 1 unfinished\) \|/);
   assert.match(md, /sample standard deviation \(n − 1/);
 });

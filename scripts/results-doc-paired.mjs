@@ -1,0 +1,87 @@
+// The second edition's generated sections (issue 17): for a grid whose summary.json is committed
+// under docs/results/data/<grid>/, each method at its configuration selected on validation, and
+// its paired difference against the baseline (tuned STE) with the 95 % intervals. Every number in
+// these sections, the sentences included, comes from that summary.json.
+const pct = (x, d = 1) => (100 * x).toFixed(d);
+const signed = (x) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
+const interval = (ci) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
+const sweepText = (s) => (s ? Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ') : '–');
+
+/** The swept values a selection is at the end of ("lr 0.1 is the largest tried"): the optimum may lie beyond. */
+function edges(summary, s) {
+  if (!s.sweep) return [];
+  const cells = summary.cells.filter((c) => c.baseMethod === s.method && c.quantizer === s.quantizer && c.optimizer === s.optimizer && c.sweep);
+  return Object.entries(s.sweep).flatMap(([k, v]) => {
+    const tried = [...new Set(cells.map((c) => Number(c.sweep[k])))].sort((a, b) => a - b);
+    if (tried.length < 2) return [];
+    if (Number(v) === tried[tried.length - 1]) return [`${k} ${v} is the largest value tried`];
+    if (Number(v) === tried[0]) return [`${k} ${v} is the smallest value tried`];
+    return [];
+  });
+}
+
+/** A note on every selection at the edge of its sweep. */
+function edgeNotes(summary) {
+  const notes = summary.selection.flatMap((s) => edges(summary, s).map((e) => `${s.method} (${s.quantizer} ${s.optimizer.toUpperCase()}): ${e}`));
+  return notes.length === 0 ? '' : `At the edge of the sweep, so the best setting may lie beyond it: ${notes.join('; ')}.`;
+}
+
+function selectionTable(summary) {
+  const rows = summary.selection.map((s) => {
+    const cell = summary.cells.find((c) => c.method === s.selected && c.quantizer === s.quantizer && c.optimizer === s.optimizer);
+    const finals = cell?.split ? ` ⚠ split: ${cell.finals.map((f) => pct(f)).join(', ')}` : '';
+    const std = s.finalStd === null ? '' : ` ± ${pct(s.finalStd)}`;
+    return `| ${s.method} | ${s.quantizer} ${s.optimizer.toUpperCase()} | ${sweepText(s.sweep)} (of ${s.candidates}) | ${s.valFinalMean === null ? '–' : pct(s.valFinalMean)} | ${pct(s.finalMean)}${std}${finals} | ${s.n} |`;
+  });
+  return ['| method | column | selected on validation | val acc % | final test acc % | seeds |', '|---|---|---|---:|---:|---:|', ...rows].join('\n');
+}
+
+function pairedTable(summary) {
+  const rows = summary.paired.map(
+    (p) => `| ${p.method} | ${p.quantizer} ${p.optimizer.toUpperCase()} | ${p.n} | ${signed(p.meanDiff)} | ${interval(p.ci95)} | ${interval(p.bootstrap95)} | ${p.verdict} |`,
+  );
+  return [`| method vs ${summary.baseline} | column | seeds | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |`, '|---|---|---:|---:|---:|---:|---|', ...rows].join('\n');
+}
+
+/** Half-width (accuracy fraction) above which a tie is called inconclusive in the generated sentence. */
+const WIDE = 0.02;
+
+const VERB = { beats: 'beats', loses: 'loses to', ties: 'ties with', unknown: 'cannot be compared with (one seed)' };
+
+/** One generated sentence per paired row: the verdict only as far as the t interval says. */
+function conclusions(summary) {
+  return summary.paired.map((p) => {
+    const base = summary.selection.find((s) => s.method === p.baseline && s.quantizer === p.quantizer && s.optimizer === p.optimizer);
+    const mine = summary.selection.find((s) => s.method === p.method && s.quantizer === p.quantizer && s.optimizer === p.optimizer);
+    return (
+      `- ${p.quantizer} ${p.optimizer.toUpperCase()}: ${p.method} (${sweepText(mine?.sweep)}) **${VERB[p.verdict]}** ${p.baseline} (${sweepText(base?.sweep)}): ` +
+      `${signed(p.meanDiff)} points over ${p.n} seeds, 95 % interval ${interval(p.ci95)}` +
+      (p.bootstrap95 ? `, bootstrap ${interval(p.bootstrap95)}` : '') +
+      (p.verdict === 'ties' && p.ci95[1] - p.ci95[0] > 2 * WIDE ? `. The interval is wider than ±${pct(WIDE, 0)} points: it rules out no difference of that size.` : '.')
+    );
+  });
+}
+
+/** The whole generated section of one committed grid summary. */
+export function pairedSection(summary) {
+  const runs = summary.runs.length;
+  const wall = summary.runs.reduce((s, r) => s + r.wallSeconds, 0);
+  const epochs = [...new Set(summary.runs.map((r) => r.epochs))].join(', ');
+  const seeds = [...new Set(summary.runs.map((r) => r.seed))].sort((a, b) => a - b).join(', ');
+  const rising = summary.cells.some((c) => c.lastKRising);
+  return [
+    `${runs} runs of ${epochs} epochs, seeds ${seeds}; ${(wall / 60).toFixed(0)} min of summed run time. ` +
+      `Selection: ${summary.selectedOn}.`,
+    '',
+    selectionTable(summary),
+    '',
+    ...(edgeNotes(summary) ? [edgeNotes(summary), ''] : []),
+    pairedTable(summary),
+    '',
+    `Paired by seed (same initialisation and data order): final test accuracy of the method minus ${summary.baseline}'s, each at its selected setting. ` +
+      `t interval: mean ± t(0.975, n − 1)·sd/√n; bootstrap only from 5 seeds. "beats"/"loses" only when the t interval excludes zero.` +
+      (rising ? ` The curves were still rising at the last epoch (last-k would measure speed, not a plateau), so only final accuracies are compared.` : ''),
+    '',
+    ...conclusions(summary),
+  ].join('\n');
+}
