@@ -30,14 +30,8 @@ function trainConfigInput(o: Record<string, unknown>, command: Command): Record<
   return { ...(o.config ? readConfigFile(String(o.config)) : {}), ...configFromFlags(command) };
 }
 
-interface Summary {
-  testAccuracy: number;
-  testLoss: number;
-  epochs: number;
-  seconds: number;
-  imagesPerSecond: number;
-  out: string;
-}
+/** What train prints: the run's result without its per-epoch history. */
+type Summary = Omit<TrainResult, 'history'>;
 
 function summaryOf(result: Pick<TrainResult, 'testAccuracy' | 'testLoss' | 'epochs' | 'seconds' | 'imagesPerSecond' | 'out'>): Summary {
   return {
