@@ -2,13 +2,8 @@
 // build (dist/), runs the φ-gradient tests on it, and prints "mutation N: caught / survived".
 // Every mutation must be caught. Not part of `npm test`; run `npm run build && node scripts/mutation-check.mjs`
 // (about two minutes on 2 cores). Exit code 0: all caught; 1: one survived; 2: could not run.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runMutations } from './mutation-runner.mjs';
 
-const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const TESTS = ['dist/test/train/phi-gradient.test.js', 'dist/test/analysis/gradcheck.test.js'];
 
 // Each edits one expression of the compiled JavaScript, which must occur exactly once.
@@ -39,46 +34,4 @@ const MUTATIONS = [
   },
 ];
 
-for (const t of TESTS) {
-  if (!existsSync(join(root, t))) {
-    console.error(`${t} is missing: run npm run build first`);
-    process.exit(2);
-  }
-}
-
-const scratch = mkdtempSync(join(tmpdir(), 'mq-mutation-'));
-let survived = 0;
-try {
-  cpSync(join(root, 'dist'), join(scratch, 'dist'), { recursive: true });
-  cpSync(join(root, 'package.json'), join(scratch, 'package.json'));
-  symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'), 'dir');
-  const run = () => {
-    const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...TESTS], { cwd: scratch, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-    const failed = (r.stdout ?? '').split('\n').filter((l) => /^not ok \d+ - /.test(l)).map((l) => l.replace(/^not ok \d+ - /, ''));
-    return { ok: r.status === 0, failed, tail: `${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-3000) };
-  };
-  const baseline = run();
-  if (!baseline.ok) {
-    console.error(`the unmutated build fails the φ-gradient tests; fix that first:\n${baseline.tail}`);
-    process.exit(2);
-  }
-  console.log(`baseline (unmutated): ${TESTS.join(', ')} pass`);
-  for (const [i, m] of MUTATIONS.entries()) {
-    const path = join(scratch, m.file);
-    const original = readFileSync(path, 'utf8');
-    const count = original.split(m.find).length - 1;
-    if (count !== 1) {
-      console.error(`mutation ${i + 1}: expected the pattern once in ${m.file}, found it ${count} times (the code moved? update scripts/mutation-check.mjs): ${m.find}`);
-      process.exit(2);
-    }
-    writeFileSync(path, original.replace(m.find, m.replace));
-    const r = run();
-    writeFileSync(path, original);
-    if (r.ok) survived++;
-    const detail = r.ok ? '' : ` (${r.failed.length} failing: ${r.failed.slice(0, 2).join('; ')}${r.failed.length > 2 ? '; …' : ''})`;
-    console.log(`mutation ${i + 1}: ${r.ok ? 'survived' : 'caught'} — ${m.what} [${m.file}]${detail}`);
-  }
-} finally {
-  rmSync(scratch, { recursive: true, force: true });
-}
-process.exit(survived ? 1 : 0);
+runMutations({ script: 'scripts/mutation-check.mjs', mutations: MUTATIONS, tests: TESTS });
