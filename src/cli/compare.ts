@@ -11,6 +11,7 @@ import { writeReport } from '../compare/report.js';
 import { parseSweepSpec, sweepFromConfig, uniqueAxes } from '../compare/sweep.js';
 import { configFromTrainSection, passThroughConfig, passThroughOptions } from '../compare/common-config.js';
 import { argsForConfig } from '../config/flags.js';
+import { processAlive } from '../run/run-lock.js';
 import { parseInteger, parseIntegerList } from './options.js';
 import { GridProgress } from './grid-progress.js';
 import { QUEUE_HELP, queueOptions, queueSettings, runOnQueue } from './compare-queue.js';
@@ -49,15 +50,7 @@ function takeLock(dir: string): () => void {
   const file = join(dir, LOCK_FILE);
   if (existsSync(file)) {
     const pid = Number(readFileSync(file, 'utf8').trim());
-    let alive = false;
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (err) {
-        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
+    const alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid);
     if (alive) throw new UsageError(`${dir} is in use by another metaquant compare (pid ${pid}); wait for it or stop it (or delete ${file} if that process is not a compare)`);
   }
   writeFileSync(file, `${process.pid}\n`);
