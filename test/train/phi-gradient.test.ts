@@ -32,15 +32,15 @@
 // A wrong factor (no cal, the wrong sign, α missing, Eq. 8 replaced by STE) moves entries by O(1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, type Tensor } from '../../src/engine/tf.js';
+import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
 import { BaseOptimizer, type OptimizerConfig } from '../../src/train/optimizers.js';
 import { MetaQuantStep } from '../../src/train/metaquant/step.js';
-import type { MetaKind, MetaNetwork } from '../../src/meta/types.js';
-import type { QuantizedModel } from '../../src/models/model.js';
+import type { MetaKind } from '../../src/meta/types.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';
-import { calibration64, centralDifferences, metaForward64, mlpLoss64, quantize64, type Lstm64, type Phi, type Quantizer64 } from '../helpers/metaquant64.js';
+import { calibration64, centralDifferences, metaForward64, mlpLoss64, quantize64, type Phi, type Quantizer64 } from '../helpers/metaquant64.js';
+import { KERNELS, before, concat, type Before } from '../helpers/step-snapshot.js';
 
 const KINDS: MetaKind[] = ['fcgrad', 'multifc', 'lstm'];
 const QUANTIZERS = ['dorefa', 'bwn'] as const;
@@ -49,37 +49,6 @@ const PHI_PATHS = ['ste', 'meta'] as const;
 const ALPHA = 0.3;
 const FD_STEP = 1e-4;
 const DIMS = { n: 8, inF: 6, hidden: 5, classes: 3 };
-const KERNELS = ['fc1/kernel', 'fc2/kernel'];
-
-/** What the step holds before an iteration, as float64 copies. */
-interface Before {
-  w: Float64Array[];
-  bias: Float64Array;
-  g: Float64Array[] | null;
-  gBias: Float64Array | null;
-  gHatPrev: Float64Array;
-  wTildePrev: Float64Array;
-  lstm: Lstm64 | null;
-  phi: Phi;
-}
-
-const f64 = (t: Tensor) => Float64Array.from(t.dataSync());
-const concat = (parts: Float64Array[]) => Float64Array.from(parts.flatMap((p) => Array.from(p)));
-
-function before(step: MetaQuantStep, model: QuantizedModel, meta: MetaNetwork): Before {
-  const g = step.lookaheadDirection(KERNELS[0]!) ? KERNELS.map((k) => f64(step.lookaheadDirection(k)!)) : null;
-  const gb = step.lookaheadDirection('fc2/bias');
-  return {
-    w: KERNELS.map((k) => f64(model.params.get(k))),
-    bias: f64(model.params.get('fc2/bias')),
-    g,
-    gBias: gb ? f64(gb) : null,
-    gHatPrev: concat(KERNELS.map((k) => f64(step.previousGHat(k)!))),
-    wTildePrev: concat(KERNELS.map((k) => f64(step.previousWTilde(k)!))),
-    lstm: step.lstmState ? { h: f64(step.lstmState.h), c: f64(step.lstmState.c) } : null,
-    phi: new Map([...meta.params].map(([k, v]) => [k, { shape: v.shape.slice(), data: f64(v) }])),
-  };
-}
 
 interface Case {
   kind: MetaKind;

@@ -12,49 +12,20 @@
 // gradient is ∂/∂φ Σ_i (−α·cal_i·δ_i)·M_φ,i (spec §6, "how φ's gradient is computed").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, type Tensor } from '../../src/engine/tf.js';
+import { tf } from '../../src/engine/tf.js';
 import { useBackend } from '../../src/engine/backend.js';
 import { createMetaNetwork } from '../../src/meta/registry.js';
 import { BaseOptimizer } from '../../src/train/optimizers.js';
 import { MetaQuantStep } from '../../src/train/metaquant/step.js';
 import type { MetaQuantOptions } from '../../src/train/metaquant/options.js';
-import type { MetaKind, MetaNetwork } from '../../src/meta/types.js';
-import type { QuantizedModel } from '../../src/models/model.js';
+import type { MetaKind } from '../../src/meta/types.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';
-import { calibration64, centralDifferences, metaForward64, mlpLoss64, quantize64, type Lstm64, type Phi, type Quantizer64 } from '../helpers/metaquant64.js';
+import { calibration64, centralDifferences, metaForward64, mlpLoss64, quantize64, type Phi, type Quantizer64 } from '../helpers/metaquant64.js';
+import { KERNELS, before, concat, f64, type Before } from '../helpers/step-snapshot.js';
 
 const ALPHA = 0.3;
 const FD_STEP = 1e-4;
 const DIMS = { n: 8, inF: 6, hidden: 5, classes: 3 };
-const KERNELS = ['fc1/kernel', 'fc2/kernel'];
-
-interface Before {
-  w: Float64Array[];
-  bias: Float64Array;
-  g: Float64Array[] | null;
-  gBias: Float64Array | null;
-  gHatPrev: Float64Array;
-  wTildePrev: Float64Array;
-  lstm: Lstm64 | null;
-  phi: Phi;
-}
-
-const f64 = (t: Tensor) => Float64Array.from(t.dataSync());
-const concat = (parts: Float64Array[]) => Float64Array.from(parts.flatMap((p) => Array.from(p)));
-
-function before(step: MetaQuantStep, model: QuantizedModel, meta: MetaNetwork): Before {
-  const gb = step.lookaheadDirection('fc2/bias');
-  return {
-    w: KERNELS.map((k) => f64(model.params.get(k))),
-    bias: f64(model.params.get('fc2/bias')),
-    g: step.lookaheadDirection(KERNELS[0]!) ? KERNELS.map((k) => f64(step.lookaheadDirection(k)!)) : null,
-    gBias: gb ? f64(gb) : null,
-    gHatPrev: concat(KERNELS.map((k) => f64(step.previousGHat(k)!))),
-    wTildePrev: concat(KERNELS.map((k) => f64(step.previousWTilde(k)!))),
-    lstm: step.lstmState ? { h: f64(step.lstmState.h), c: f64(step.lstmState.c) } : null,
-    phi: new Map([...meta.params].map(([k, v]) => [k, { shape: v.shape.slice(), data: f64(v) }])),
-  };
-}
 
 /** Everything the oracles need at φ₀: cal, m⁰ (flat), δ (flat) and M_φ as a function. */
 function at(kind: MetaKind, quantizer: Quantizer64['name'], mode: 'code' | 'paper', s: Before, x: Float64Array, labels: Int32Array) {
