@@ -1,5 +1,6 @@
 import type { TrainConfig } from '../config/schema.js';
 import type { RunSpec } from './grid.js';
+import { escapeHtml } from './format.js';
 
 /**
  * report.html's setup block: what the grid trained (data set, model, epochs, limits, batch,
@@ -7,7 +8,6 @@ import type { RunSpec } from './grid.js';
  * it (grid.json). A setting that differs between methods is listed per method.
  */
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 interface SetupRow {
   label: string;

@@ -6,11 +6,8 @@
 import { BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES } from './paired.js';
 import { RISING_NOTE, SPLIT_NOTE } from './summary-sections.js';
 import type { SummaryFiles } from './summary.js';
+import { escapeHtml, formatInterval, percent, signedPercent } from './format.js';
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const pct = (x: number, digits = 1) => (x * 100).toFixed(digits);
-const signed = (x: number) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
-const interval = (ci: readonly [number, number] | null) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
 const row = (cells: string[]) => `<tr>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
 const table = (head: string[], rows: string[]) => `<table><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr>\n${rows.join('\n')}</table>`;
 
@@ -21,7 +18,7 @@ function splitCells(summary: SummaryFiles): string {
   if (split.length > 0) {
     parts.push(
       `<p class="note">${escapeHtml(SPLIT_NOTE)}</p>`,
-      table(['method', 'quantizer', 'optimizer', 'final acc % per seed', 'min – max'], split.map((r) => row([escapeHtml(r.method), escapeHtml(r.quantizer), r.optimizer, r.finals.map((f) => pct(f)).join(', '), `${pct(r.finalMin)} – ${pct(r.finalMax)}`]))),
+      table(['method', 'quantizer', 'optimizer', 'final acc % per seed', 'min – max'], split.map((r) => row([escapeHtml(r.method), escapeHtml(r.quantizer), r.optimizer, r.finals.map((f) => percent(f)).join(', '), `${percent(r.finalMin)} – ${percent(r.finalMax)}`]))),
     );
   }
   if (rising.length > 0) parts.push(`<p class="note">${escapeHtml(RISING_NOTE.replace('↗: ', ''))} Still rising: ${rising.map((r) => escapeHtml(`${r.method} / ${r.quantizer} / ${r.optimizer}`)).join('; ')}.</p>`);
@@ -35,7 +32,7 @@ function selections(summary: SummaryFiles): string {
     table(
       ['method', 'quantizer', 'optimizer', 'selected', 'candidates', 'val acc %', 'final test acc %', 'n'],
       summary.selections.map((s) =>
-        row([escapeHtml(s.method), escapeHtml(s.quantizer), s.optimizer, escapeHtml(s.sweep ? Object.entries(s.sweep).map(([k, v]) => `${k}=${v}`).join(', ') : '–'), String(s.candidates), s.valFinalMean === null ? '–' : pct(s.valFinalMean, 2), pct(s.finalMean, 2), String(s.n)]),
+        row([escapeHtml(s.method), escapeHtml(s.quantizer), s.optimizer, escapeHtml(s.sweep ? Object.entries(s.sweep).map(([k, v]) => `${k}=${v}`).join(', ') : '–'), String(s.candidates), s.valFinalMean === null ? '–' : percent(s.valFinalMean, 2), percent(s.finalMean, 2), String(s.n)]),
       ),
     ) +
     '\n<p class="note">The swept values with the highest mean validation accuracy after the last epoch; the test accuracy is that configuration\'s, not used to choose.</p>'
@@ -48,7 +45,7 @@ function paired(summary: SummaryFiles): string {
     `<h2>Paired differences against ${escapeHtml(summary.baseline)}</h2>\n` +
     table(
       ['method', 'quantizer', 'optimizer', 'n', 'mean diff (points)', '95 % t interval', '95 % bootstrap', 'verdict'],
-      summary.paired.map((p) => row([escapeHtml(p.method), escapeHtml(p.quantizer), p.optimizer, String(p.n), signed(p.meanDiff), interval(p.ci95), interval(p.bootstrap95), p.verdict])),
+      summary.paired.map((p) => row([escapeHtml(p.method), escapeHtml(p.quantizer), p.optimizer, String(p.n), signedPercent(p.meanDiff), formatInterval(p.ci95), formatInterval(p.bootstrap95), p.verdict])),
     ) +
     `\n<p class="note">Final test accuracy minus the baseline's, seed by seed (same initialisation and data order). t interval: mean ± t(0.975, n − 1)·sd/√n; ` +
     `bootstrap (n ≥ ${BOOTSTRAP_MIN_N}): percentiles 2.5–97.5 of ${BOOTSTRAP_RESAMPLES} seeded resampled means. Verdict from the t interval.</p>`

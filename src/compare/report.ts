@@ -4,13 +4,13 @@ import { gridCharts, renderSvg } from './charts.js';
 import { setupSection } from './report-setup.js';
 import { writeSummary, type SummaryFiles, type SummaryRow } from './summary.js';
 import { statisticsSections } from './report-statistics.js';
+import { escapeHtml } from './format.js';
 
 /**
  * report.html: the summary table, the runs, and every chart as inline SVG — one file that opens
  * offline. The charts are also written to plots/NAME.svg with their vega-lite specs (NAME.vl.json).
  */
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const pct = (x: number | null) => (x === null ? '–' : (x * 100).toFixed(2));
 const pm = (m: number, s: number | null) => (s === null ? pct(m) : `${pct(m)} ± ${pct(s)}`);
 

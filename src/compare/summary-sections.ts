@@ -6,23 +6,20 @@
 import { BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES, SPLIT_GAP } from './paired.js';
 import { RISING_POINTS, type CellSummary } from './statistics.js';
 import type { PairedRow, Selection } from './selection.js';
+import { escapeTableCell, formatInterval, percent, signedPercent } from './format.js';
 
-const pct = (x: number, digits = 1) => (x * 100).toFixed(digits);
-const signedPct = (x: number) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
-const interval = (ci: readonly [number, number] | null) => (ci ? `[${signedPct(ci[0])}, ${signedPct(ci[1])}]` : '–');
-const esc = (s: string) => s.replace(/\|/g, '\\|');
 
 /** The final-accuracy cell: mean ± std, and for a split cell the per-seed values and a flag. */
 export function finalCell(c: Pick<CellSummary, 'finalMean' | 'finalStd' | 'split' | 'finals'>, digits = 2): string {
-  const base = c.finalStd === null ? pct(c.finalMean, digits) : `${pct(c.finalMean, digits)} ± ${pct(c.finalStd, digits)}`;
-  return c.split ? `${base} ⚠ split: ${c.finals.map((f) => pct(f, 1)).join(', ')}` : base;
+  const base = c.finalStd === null ? percent(c.finalMean, digits) : `${percent(c.finalMean, digits)} ± ${percent(c.finalStd, digits)}`;
+  return c.split ? `${base} ⚠ split: ${c.finals.map((f) => percent(f, 1)).join(', ')}` : base;
 }
 
 export const SPLIT_NOTE =
-  `⚠ split: the seeds are not one mode (sorted, two neighbouring final accuracies more than ${pct(SPLIT_GAP, 0)} points apart); ` +
+  `⚠ split: the seeds are not one mode (sorted, two neighbouring final accuracies more than ${percent(SPLIT_GAP, 0)} points apart); ` +
   `mean ± std describes no run there, so the per-seed values follow.`;
 export const RISING_NOTE =
-  `↗: the mean curve still rose by more than ${pct(RISING_POINTS, 0)} point over the last k epochs, so last-k measures how fast a run learns, not a plateau; ` +
+  `↗: the mean curve still rose by more than ${percent(RISING_POINTS, 0)} point over the last k epochs, so last-k measures how fast a run learns, not a plateau; ` +
   `prefer it only for runs long enough to plateau.`;
 
 export function selectionMarkdown(selections: readonly Selection[]): string {
@@ -34,8 +31,8 @@ export function selectionMarkdown(selections: readonly Selection[]): string {
     '|---|---|---|---|---:|---:|---:|---:|',
     ...selections.map(
       (s) =>
-        `| ${esc(s.method)} | ${esc(s.quantizer)} | ${s.optimizer} | ${s.sweep ? Object.entries(s.sweep).map(([k, v]) => `${k}=${v}`).join(', ') : '–'} | ${s.candidates} | ` +
-        `${s.valFinalMean === null ? '–' : pct(s.valFinalMean, 2)} | ${s.finalStd === null ? pct(s.finalMean, 2) : `${pct(s.finalMean, 2)} ± ${pct(s.finalStd, 2)}`} | ${s.n} |`,
+        `| ${escapeTableCell(s.method)} | ${escapeTableCell(s.quantizer)} | ${s.optimizer} | ${s.sweep ? Object.entries(s.sweep).map(([k, v]) => `${k}=${v}`).join(', ') : '–'} | ${s.candidates} | ` +
+        `${s.valFinalMean === null ? '–' : percent(s.valFinalMean, 2)} | ${s.finalStd === null ? percent(s.finalMean, 2) : `${percent(s.finalMean, 2)} ± ${percent(s.finalStd, 2)}`} | ${s.n} |`,
     ),
     '',
     'Each method × quantizer × optimizer keeps the swept values with the highest validation accuracy after the last epoch (mean over seeds); ' +
@@ -48,13 +45,13 @@ export function selectionMarkdown(selections: readonly Selection[]): string {
 export function pairedMarkdown(paired: readonly PairedRow[], baseline: string): string {
   if (paired.length === 0) return '';
   return [
-    `## Paired differences against ${esc(baseline)}`,
+    `## Paired differences against ${escapeTableCell(baseline)}`,
     '',
     '| method | quantizer | optimizer | n | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |',
     '|---|---|---|---:|---:|---:|---:|---|',
     ...paired.map(
       (p) =>
-        `| ${esc(p.method)} | ${esc(p.quantizer)} | ${p.optimizer} | ${p.n} | ${signedPct(p.meanDiff)} | ${interval(p.ci95)} | ${interval(p.bootstrap95)} | ${p.verdict} |`,
+        `| ${escapeTableCell(p.method)} | ${escapeTableCell(p.quantizer)} | ${p.optimizer} | ${p.n} | ${signedPercent(p.meanDiff)} | ${formatInterval(p.ci95)} | ${formatInterval(p.bootstrap95)} | ${p.verdict} |`,
     ),
     '',
     `Final test accuracy of the method minus the baseline's, seed by seed (same seed: same initialisation and data order), ` +
@@ -76,7 +73,7 @@ export function metaCMarkdown(rows: readonly CellSummary[]): string {
     '|---|---|---|---|---:|---:|',
     ...withC.map((r) => {
       const c = r.metaC!;
-      return `| ${esc(r.method)} | ${esc(r.quantizer)} | ${r.optimizer} | ${c.perSeed.map((v) => v.toFixed(3)).join(', ')} | ${c.mean === null ? 'signs differ' : c.mean.toFixed(3)} | ${c.absMean.toFixed(3)} |`;
+      return `| ${escapeTableCell(r.method)} | ${escapeTableCell(r.quantizer)} | ${r.optimizer} | ${c.perSeed.map((v) => v.toFixed(3)).join(', ')} | ${c.mean === null ? 'signs differ' : c.mean.toFixed(3)} | ${c.absMean.toFixed(3)} |`;
     }),
     '',
     'Where the seeds learned c of both signs, its mean would describe no run: only the per-seed values and mean |c| are given.',

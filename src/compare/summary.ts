@@ -7,6 +7,7 @@ import { readRunResult, runDir, ERROR_LOG, type RunResult } from './runner.js';
 import { cellKey, summarize, testAtBestEpoch, type CellSummary, type RunMetrics } from './statistics.js';
 import { pairedComparisons, selectConfigurations, type PairedRow, type Selection } from './selection.js';
 import { finalCell, metaCMarkdown, pairedMarkdown, RISING_NOTE, selectionMarkdown, SPLIT_NOTE } from './summary-sections.js';
+import { escapeTableCell } from './format.js';
 
 /** A grid folder read back: its runs, and for the finished ones their result and per-epoch metrics. */
 export interface GridData {
@@ -135,14 +136,13 @@ export function summaryMarkdown(rows: readonly SummaryRow[], empty: ReturnType<t
     `| method | quantizer | optimizer | n | final acc % (mean ± std) | last-k acc % | best-epoch acc % (mean ± std${onVal ? ', epoch picked on validation' : ''}) | time / run (s) |`,
     '|---|---|---|---:|---:|---:|---:|---:|',
   ];
-  const esc = (s: string) => s.replace(/\|/g, '\\|');
   for (const r of rows) {
     const notes = [r.failed ? `${r.failed} failed` : '', r.unfinished ? `${r.unfinished} unfinished` : ''].filter(Boolean).join(', ');
     out.push(
-      `| ${esc(r.method)} | ${esc(r.quantizer)} | ${r.optimizer} | ${r.n}${notes ? ` (${notes})` : ''} | ${r.split === undefined ? pm(r.finalMean, r.finalStd) : finalCell(r)} | ${pct(r.lastKMean)} (k=${r.lastK})${r.lastKRising ? ' ↗' : ''} | ${pm(r.bestMean, r.bestStd)} | ${r.wallSecondsMean.toFixed(1)} |`,
+      `| ${escapeTableCell(r.method)} | ${escapeTableCell(r.quantizer)} | ${r.optimizer} | ${r.n}${notes ? ` (${notes})` : ''} | ${r.split === undefined ? pm(r.finalMean, r.finalStd) : finalCell(r)} | ${pct(r.lastKMean)} (k=${r.lastK})${r.lastKRising ? ' ↗' : ''} | ${pm(r.bestMean, r.bestStd)} | ${r.wallSecondsMean.toFixed(1)} |`,
     );
   }
-  for (const e of empty) out.push(`| ${esc(e.method)} | ${esc(e.quantizer)} | ${e.optimizer} | 0 (${e.failed} failed, ${e.unfinished} unfinished) | – | – | – | – |`);
+  for (const e of empty) out.push(`| ${escapeTableCell(e.method)} | ${escapeTableCell(e.quantizer)} | ${e.optimizer} | 0 (${e.failed} failed, ${e.unfinished} unfinished) | – | – | – | – |`);
   out.push(
     '',
     `Test accuracy in percent over seeds. ± is the sample standard deviation (n − 1; none for n = 1). ` +
