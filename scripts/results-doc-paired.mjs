@@ -43,6 +43,23 @@ function pairedTable(summary) {
   return [`| method vs ${summary.baseline} | column | seeds | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |`, '|---|---|---:|---:|---:|---:|---|', ...rows].join('\n');
 }
 
+/** The paper's statistic: the mean over the last 10 epochs. Grids run that long also get it paired. */
+const PAPER_LAST_K = 10;
+
+function lastKTable(summary) {
+  const rows = summary.paired.filter((p) => p.lastK && p.lastK.k >= PAPER_LAST_K);
+  if (rows.length === 0) return [];
+  const l0 = rows[0].lastK;
+  return [
+    `The paper's statistic, paired the same way: each seed's mean test accuracy over its last ${l0.k} epochs, method minus ${summary.baseline}.`,
+    '',
+    `| method vs ${summary.baseline} | column | seeds | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |`,
+    '|---|---|---:|---:|---:|---:|---|',
+    ...rows.map((p) => `| ${p.method} | ${p.quantizer} ${p.optimizer.toUpperCase()} | ${p.lastK.n} | ${signed(p.lastK.meanDiff)} | ${interval(p.lastK.ci95)} | ${interval(p.lastK.bootstrap95)} | ${p.lastK.verdict} |`),
+    '',
+  ];
+}
+
 /** Half-width (accuracy fraction) above which a tie is called inconclusive in the generated sentence. */
 const WIDE = 0.02;
 
@@ -78,6 +95,7 @@ export function pairedSection(summary) {
     ...(edgeNotes(summary) ? [edgeNotes(summary), ''] : []),
     pairedTable(summary),
     '',
+    ...lastKTable(summary),
     `Paired by seed (same initialisation and data order): final test accuracy of the method minus ${summary.baseline}'s, each at its selected setting. ` +
       `t interval: mean ± t(0.975, n − 1)·sd/√n; bootstrap only from 5 seeds. "beats"/"loses" only when the t interval excludes zero.` +
       (rising ? ` The curves were still rising at the last epoch (last-k would measure speed, not a plateau), so only final accuracies are compared.` : ''),

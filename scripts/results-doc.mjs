@@ -9,9 +9,13 @@
 // grid's summary) fills `<!-- BEGIN data:<grid> -->` … `<!-- END data:<grid> -->` with its selected
 // configurations and paired intervals (scripts/results-doc-paired.mjs); a grid without such a
 // section gets one appended under '## Second edition'. Other grids only need their summary.json
-// committed there (the generic hook: no edit of this script).
+// committed there (the generic hook: no edit of this script). Extra pairs within a grid come from
+// scripts/results-doc-pairs.mjs; the headline table across grids (`<!-- BEGIN headline -->`) from
+// scripts/results-doc-headline.mjs. `--print-headline` also prints that table.
 import { readFileSync, writeFileSync, renameSync, existsSync, readdirSync } from 'node:fs';
 import { pairedSection } from './results-doc-paired.mjs';
+import { extraPairsSection } from './results-doc-pairs.mjs';
+import { headline } from './results-doc-headline.mjs';
 import { basename, join } from 'node:path';
 
 const DOC = 'docs/results.md';
@@ -98,8 +102,9 @@ function tablesFor(dir) {
   ].join('\n');
 }
 
+const printHeadline = process.argv.includes('--print-headline');
 let doc = readFileSync(DOC, 'utf8');
-for (const dir of process.argv.slice(2)) {
+for (const dir of process.argv.slice(2).filter((a) => !a.startsWith('--'))) {
   const name = basename(dir.replace(/\/+$/, ''));
   const begin = `<!-- BEGIN grid:${name} -->`;
   const end = `<!-- END grid:${name} -->`;
@@ -110,11 +115,13 @@ for (const dir of process.argv.slice(2)) {
 }
 const DATA = 'docs/results/data';
 const SECOND = '## Second edition';
+const summaries = new Map();
 for (const name of existsSync(DATA) ? readdirSync(DATA).sort() : []) {
   const file = join(DATA, name, 'summary.json');
   if (!existsSync(file)) continue;
   const summary = JSON.parse(readFileSync(file, 'utf8'));
   if (!Array.isArray(summary.paired) || !Array.isArray(summary.selection)) continue; // a summary from before issue 17
+  summaries.set(name, summary);
   const begin = `<!-- BEGIN data:${name} -->`;
   const end = `<!-- END data:${name} -->`;
   if (!doc.includes(begin)) {
@@ -124,7 +131,12 @@ for (const name of existsSync(DATA) ? readdirSync(DATA).sort() : []) {
   const i = doc.indexOf(begin);
   const j = doc.indexOf(end);
   if (j < i) throw new Error(`${DOC}: '${end}' comes before '${begin}'`);
-  doc = `${doc.slice(0, i + begin.length)}\n${pairedSection(summary)}\n${doc.slice(j)}`;
+  const extra = extraPairsSection(name, summary);
+  doc = `${doc.slice(0, i + begin.length)}\n${pairedSection(summary)}${extra ? `\n\n${extra}` : ''}\n${doc.slice(j)}`;
 }
+const table = headline(summaries);
+const [hb, he] = ['<!-- BEGIN headline -->', '<!-- END headline -->'];
+if (table && doc.includes(hb)) doc = `${doc.slice(0, doc.indexOf(hb) + hb.length)}\n${table}\n${doc.slice(doc.indexOf(he))}`;
+if (printHeadline) console.log(table ?? 'no headline grid has a committed summary');
 writeFileSync(`${DOC}.tmp`, doc);
 renameSync(`${DOC}.tmp`, DOC);

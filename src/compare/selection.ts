@@ -4,7 +4,8 @@
  * Selection: within each method × quantizer × optimizer, the swept configuration with the highest
  * validation accuracy after the last epoch (mean over seeds; ties go to the first in grid order).
  * Nothing here reads a test accuracy to choose. Paired comparison: each method's selected
- * configuration against the baseline's, seed by seed, on final test accuracy.
+ * configuration against the baseline's, seed by seed, on final test accuracy, and on the
+ * reference's statistic (each seed's mean test accuracy over its last k epochs).
  */
 import { pairedDifference, verdict, type PairedInterval } from './paired.js';
 import type { CellSummary, RunMetrics } from './statistics.js';
@@ -72,21 +73,46 @@ export interface PairedRow extends PairedInterval {
   baselineConfig: string;
   /** What the t interval says: beats (above 0), loses (below 0), ties (contains 0), unknown (n < 2). */
   verdict: ReturnType<typeof verdict>;
+  /** The same comparison on each seed's mean test accuracy over its last k epochs (k > 1 only). */
+  lastK?: LastKPaired;
 }
 
-const finalsBySeed = (runs: readonly RunMetrics[], cell: string, q: string, o: string) =>
-  new Map(runs.filter((r) => r.method === cell && r.quantizer === q && r.optimizer === o).map((r) => [r.seed, r.history[r.history.length - 1]!.testAccuracy]));
+export interface LastKPaired extends PairedInterval {
+  k: number;
+  verdict: ReturnType<typeof verdict>;
+}
 
-/** Every method's selected configuration against the baseline's, per quantizer × optimizer, paired by seed. */
-export function pairedComparisons(selections: readonly Selection[], runs: readonly RunMetrics[], baseline: string): PairedRow[] {
+/** Mean test accuracy over the last k epochs of one run (all of them when it has fewer). */
+export const lastKAccuracy = (run: RunMetrics, k: number): number => {
+  const tail = run.history.slice(-k);
+  return tail.reduce((s, h) => s + h.testAccuracy, 0) / tail.length;
+};
+
+const bySeed = (runs: readonly RunMetrics[], cell: string, q: string, o: string, value: (r: RunMetrics) => number) =>
+  new Map(runs.filter((r) => r.method === cell && r.quantizer === q && r.optimizer === o).map((r) => [r.seed, value(r)]));
+
+const finalAccuracy = (r: RunMetrics) => r.history[r.history.length - 1]!.testAccuracy;
+
+/**
+ * Every method's selected configuration against the baseline's, per quantizer × optimizer, paired
+ * by seed; with lastK > 1 also on the last-k mean (k = lastK, or the shortest run's epochs).
+ */
+export function pairedComparisons(selections: readonly Selection[], runs: readonly RunMetrics[], baseline: string, lastK = 1): PairedRow[] {
   const rows: PairedRow[] = [];
   for (const s of selections) {
     if (s.method === baseline) continue;
     const base = selections.find((b) => b.method === baseline && b.quantizer === s.quantizer && b.optimizer === s.optimizer);
     if (!base) continue;
-    const paired = pairedDifference(finalsBySeed(runs, s.selected, s.quantizer, s.optimizer), finalsBySeed(runs, base.selected, s.quantizer, s.optimizer));
+    const pair = (value: (r: RunMetrics) => number) =>
+      pairedDifference(bySeed(runs, s.selected, s.quantizer, s.optimizer, value), bySeed(runs, base.selected, s.quantizer, s.optimizer, value));
+    const paired = pair(finalAccuracy);
     if (!paired) continue;
-    rows.push({ method: s.method, baseline, quantizer: s.quantizer, optimizer: s.optimizer, methodConfig: s.selected, baselineConfig: base.selected, ...paired, verdict: verdict(paired.ci95) });
+    const row: PairedRow = { method: s.method, baseline, quantizer: s.quantizer, optimizer: s.optimizer, methodConfig: s.selected, baselineConfig: base.selected, ...paired, verdict: verdict(paired.ci95) };
+    const compared = runs.filter((r) => r.quantizer === s.quantizer && r.optimizer === s.optimizer && (r.method === s.selected || r.method === base.selected));
+    const k = Math.min(lastK, ...compared.map((r) => r.history.length));
+    const last = k > 1 ? pair((r) => lastKAccuracy(r, k)) : undefined;
+    if (last) row.lastK = { k, ...last, verdict: verdict(last.ci95) };
+    rows.push(row);
   }
   return rows;
 }

@@ -59,7 +59,25 @@ export function pairedMarkdown(paired: readonly PairedRow[], baseline: string): 
       `the bootstrap interval (n ≥ ${BOOTSTRAP_MIN_N}) is the 2.5–97.5 percentile of ${BOOTSTRAP_RESAMPLES.toLocaleString('en')} seeded resampled means. ` +
       `Verdict from the t interval: beats (above 0), loses (below 0), ties (contains 0).`,
     '',
+    ...lastKPairedMarkdown(paired),
   ].join('\n');
+}
+
+/** The same pairs on the reference's statistic (each seed's mean over its last k epochs), where k > 1. */
+function lastKPairedMarkdown(paired: readonly PairedRow[]): string[] {
+  const rows = paired.filter((p) => p.lastK);
+  if (rows.length === 0) return [];
+  return [
+    `Paired on the last-k mean (each seed's mean test accuracy over its last ${rows[0]!.lastK!.k} epochs; a plateau statistic only where the curves have flattened):`,
+    '',
+    '| method | quantizer | optimizer | n | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |',
+    '|---|---|---|---:|---:|---:|---:|---|',
+    ...rows.map((p) => {
+      const l = p.lastK!;
+      return `| ${escapeTableCell(p.method)} | ${escapeTableCell(p.quantizer)} | ${p.optimizer} | ${l.n} | ${signedPercent(l.meanDiff)} | ${formatInterval(l.ci95)} | ${formatInterval(l.bootstrap95)} | ${l.verdict} |`;
+    }),
+    '',
+  ];
 }
 
 /** The learned c after the last epoch: its mean only where every seed has the same sign. */

@@ -5,7 +5,7 @@ import { InputFileError, UsageError } from '../util/errors.js';
 import { readGridFile, GRID_FILE, type RunSpec } from './grid.js';
 import { readRunResult, runDir, ERROR_LOG, type RunResult } from './runner.js';
 import { cellKey, summarize, testAtBestEpoch, type CellSummary, type RunMetrics } from './statistics.js';
-import { pairedComparisons, selectConfigurations, type PairedRow, type Selection } from './selection.js';
+import { lastKAccuracy, pairedComparisons, selectConfigurations, type PairedRow, type Selection } from './selection.js';
 import { finalCell, metaCMarkdown, pairedMarkdown, RISING_NOTE, selectionMarkdown, SPLIT_NOTE } from './summary-sections.js';
 import { escapeTableCell } from './format.js';
 
@@ -193,7 +193,7 @@ export function writeSummary(dir: string, lastK?: number, baselineMethod?: strin
   const { rows, empty } = summaryRows(data, k);
   const baseline = baselineOf(data, baselineMethod);
   const selections = selectionsOf(rows);
-  const paired = pairedComparisons(selections, data.finished, baseline);
+  const paired = pairedComparisons(selections, data.finished, baseline, k);
   writeFileAtomic(join(dir, 'summary.csv'), summaryCsv(rows));
   writeFileAtomic(join(dir, 'summary.md'), [summaryMarkdown(rows, empty, k), selectionMarkdown(selections), pairedMarkdown(paired, baseline), metaCMarkdown(rows)].filter(Boolean).join('\n'));
   const json = {
@@ -218,6 +218,8 @@ export function writeSummary(dir: string, lastK?: number, baselineMethod?: strin
       ...(typeof r.history[r.history.length - 1]!.valAccuracy === 'number' ? { finalValAccuracy: r.history[r.history.length - 1]!.valAccuracy } : {}),
       // The test accuracy at the best epoch, picked on validation when the run has it (else on test: optimistic).
       bestAccuracy: testAtBestEpoch(r.history, r.history.every((h) => typeof h.valAccuracy === 'number') ? 'valAccuracy' : 'testAccuracy'),
+      // The reference's statistic for this one run: mean test accuracy over its last k epochs.
+      lastKAccuracy: lastKAccuracy(r, k),
       epochs: r.history.length,
       wallSeconds: r.wallSeconds,
     })),

@@ -143,3 +143,25 @@ test('sweeps multiply only the runs they apply to, and a method that sets the fi
   assert.throws(() => parseSweepSpec('lr'), /KEY=V1,V2/);
   assert.throws(() => parseSweepSpec('lr=abc'), UsageError);
 });
+
+test('paired comparisons also pair the last-k mean per seed, with k capped by the shortest run', () => {
+  // Three epochs per run; k = 2: each seed's mean over epochs 2 and 3. By hand:
+  //   ste seed s: (0.6 + 0.7) / 2 = 0.65;  fc seed s: (0.6 + s/100 + 0.74 − s/100) / 2 = 0.67.
+  const ste = (s: number) => run('ste', s, [[0.5, 0.5], [0.6, 0.6], [0.7, 0.7]]);
+  const fc = (s: number) => run('fc', s, [[0.5, 0.5], [0.6, 0.6 + s / 100], [0.7, 0.7 - s / 100 + 0.04]]);
+  const runs = [1, 2, 3].flatMap((s) => [ste(s), fc(s)]);
+  const [row] = pairedComparisons(selectConfigurations(summarize(runs, 2)), runs, 'ste', 2);
+  // Final: fc − ste = 0.04 − s/100 → 0.03, 0.02, 0.01 (mean 0.02).
+  assert.ok(Math.abs(row!.meanDiff - 0.02) < 1e-12);
+  // Last-2 mean: fc = 0.65 + 0.02 = 0.67 for every seed (the s/100 cancel) → diff 0.02 exactly, sd 0.
+  assert.equal(row!.lastK!.k, 2);
+  assert.deepEqual(row!.lastK!.diffs.map((d) => Math.round(d * 1e12) / 1e12), [0.02, 0.02, 0.02]);
+  assert.equal(row!.lastK!.verdict, 'beats');
+  // lastK larger than every run's length: k falls back to the 3 epochs the runs have.
+  const [all] = pairedComparisons(selectConfigurations(summarize(runs, 3)), runs, 'ste', 10);
+  assert.equal(all!.lastK!.k, 3);
+  // (0.5 + 0.6 + s/100 + 0.74 − s/100) / 3 − 0.6 = 0.04 / 3 per seed.
+  assert.ok(all!.lastK!.diffs.every((d) => Math.abs(d - 0.04 / 3) < 1e-12));
+  // k = 1 (the default): no last-k pair, it would repeat the final one.
+  assert.equal(pairedComparisons(selectConfigurations(summarize(runs, 1)), runs, 'ste')[0]!.lastK, undefined);
+});
