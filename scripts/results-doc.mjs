@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync, renameSync, existsSync, readdirSync } from
 import { pairedSection } from './results-doc-paired.mjs';
 import { extraPairsSection } from './results-doc-pairs.mjs';
 import { headline } from './results-doc-headline.mjs';
+import { checkProse } from './prose-check.mjs';
 import { basename, join } from 'node:path';
 
 const DOC = 'docs/results.md';
@@ -140,3 +141,5 @@ if (table && doc.includes(hb)) doc = `${doc.slice(0, doc.indexOf(hb) + hb.length
 if (printHeadline) console.log(table ?? 'no headline grid has a committed summary');
 writeFileSync(`${DOC}.tmp`, doc);
 renameSync(`${DOC}.tmp`, DOC);
+// The second edition's prose quotes only generated numbers (the first edition's predates the check).
+checkProse(`${DOC} (${SECOND})`, doc.slice(doc.indexOf(SECOND)));

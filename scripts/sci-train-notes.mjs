@@ -8,6 +8,7 @@
 // test accuracy, training loss and the MetaQuant diagnostics (cosMetaSte, metaC, collapseWarnings).
 // The default command replaces the text between `<!-- BEGIN NAME -->` and `<!-- END NAME -->` in the
 // notes; the prose around the blocks is written by hand and quotes only numbers the blocks show.
+import { checkProse } from './prose-check.mjs';
 import { readFileSync, writeFileSync, renameSync, existsSync, mkdirSync, copyFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
@@ -177,22 +178,7 @@ function render() {
   writeFileSync(NOTES + '.tmp', doc);
   renameSync(NOTES + '.tmp', NOTES);
   console.log(`${NOTES}: generated blocks updated`);
-  checkProse(doc);
-}
-
-/**
- * Every decimal number in the hand-written prose (outside the generated blocks and code) must
- * appear in a generated block, so that no hand-typed number can disagree with the tables.
- */
-function checkProse(doc) {
-  const blocks = [...doc.matchAll(/<!-- BEGIN [^>]+ -->([\s\S]*?)<!-- END [^>]+ -->/g)].map((m) => m[1]).join('\n');
-  const prose = doc.replace(/<!-- BEGIN [^>]+ -->[\s\S]*?<!-- END [^>]+ -->/g, '').replace(/`[^`]*`/g, '').replace(/^    .*$/gm, '');
-  const numbers = [...prose.matchAll(/[+-]?\d+\.\d+/g)].map((m) => m[0]);
-  const missing = [...new Set(numbers)].filter((n) => !blocks.includes(n));
-  if (missing.length > 0) {
-    console.error(`${NOTES}: numbers in the prose that no generated table shows: ${missing.join(', ')}`);
-    process.exitCode = 1;
-  } else console.log(`${NOTES}: all ${numbers.length} decimal numbers in the prose appear in the generated tables`);
+  checkProse(NOTES, doc);
 }
 
 const [command, ...rest] = process.argv.slice(2);
