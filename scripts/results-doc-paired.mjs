@@ -31,7 +31,7 @@ function selectionTable(summary) {
     const cell = summary.cells.find((c) => c.method === s.selected && c.quantizer === s.quantizer && c.optimizer === s.optimizer);
     const finals = cell?.split ? ` ⚠ split: ${cell.finals.map((f) => pct(f)).join(', ')}` : '';
     const std = s.finalStd === null ? '' : ` ± ${pct(s.finalStd)}`;
-    return `| ${s.method} | ${s.quantizer} ${s.optimizer.toUpperCase()} | ${sweepText(s.sweep)} (of ${s.candidates}) | ${s.valFinalMean === null ? '–' : pct(s.valFinalMean)} | ${pct(s.finalMean)}${std}${finals} | ${s.n} |`;
+    return `| ${s.method} | ${s.quantizer} ${s.optimizer.toUpperCase()} | ${s.candidates > 1 ? `${sweepText(s.sweep)} (of ${s.candidates})` : 'fixed (nothing swept)'} | ${s.valFinalMean === null ? '–' : pct(s.valFinalMean)} | ${pct(s.finalMean)}${std}${finals} | ${s.n} |`;
   });
   return ['| method | column | selected on validation | val acc % | final test acc % | seeds |', '|---|---|---|---:|---:|---:|', ...rows].join('\n');
 }
@@ -70,8 +70,9 @@ function conclusions(summary) {
   return summary.paired.map((p) => {
     const base = summary.selection.find((s) => s.method === p.baseline && s.quantizer === p.quantizer && s.optimizer === p.optimizer);
     const mine = summary.selection.find((s) => s.method === p.method && s.quantizer === p.quantizer && s.optimizer === p.optimizer);
+    const at = (s) => (s?.sweep ? ` (${sweepText(s.sweep)})` : '');
     return (
-      `- ${p.quantizer} ${p.optimizer.toUpperCase()}: ${p.method} (${sweepText(mine?.sweep)}) **${VERB[p.verdict]}** ${p.baseline} (${sweepText(base?.sweep)}): ` +
+      `- ${p.quantizer} ${p.optimizer.toUpperCase()}: ${p.method}${at(mine)} **${VERB[p.verdict]}** ${p.baseline}${at(base)}: ` +
       `${signed(p.meanDiff)} points over ${p.n} seeds, 95 % interval ${interval(p.ci95)}` +
       (p.bootstrap95 ? `, bootstrap ${interval(p.bootstrap95)}` : '') +
       (p.verdict === 'ties' && p.ci95[1] - p.ci95[0] > 2 * WIDE ? `. The interval is wider than ±${pct(WIDE, 0)} points: it rules out no difference of that size.` : '.')
