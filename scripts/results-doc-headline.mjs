@@ -3,11 +3,17 @@
 // sweeps of the tuned-baselines grids and the paper setting; the LSTM-edge grid's STE chosen on
 // validation among its fixed learning rates). Every number comes from committed summary.json files.
 import { extraPair } from './results-doc-pairs.mjs';
+import { edges } from './results-doc-paired.mjs';
 
 const pct = (x) => (100 * x).toFixed(1);
 const signed = (x) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
 const interval = (ci) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
-const setting = (selection) => (selection?.sweep ? Object.entries(selection.sweep).map(([k, v]) => `${k} ${v}`).join(', ') : 'fixed');
+const settingOf = (selection) => (selection?.sweep ? Object.entries(selection.sweep).map(([k, v]) => `${k} ${v}`).join(', ') : 'fixed');
+/** The selected setting, marked where it is the largest or smallest value swept (the optimum may lie beyond). */
+const setting = (summary, selection) => {
+  const edge = selection ? edges(summary, selection) : [];
+  return `${settingOf(selection)}${edge.some((e) => e.includes('largest')) ? ', top of sweep' : ''}${edge.some((e) => e.includes('smallest')) ? ', bottom of sweep' : ''}`;
+};
 
 /** Which grids feed the headline, in order, and how each says what it is. */
 const SOURCES = [
@@ -30,8 +36,8 @@ function rowsOf(source, summary) {
     );
   }
   return summary.paired.flatMap((p) => {
-    const mine = setting(sel(p.method, p.quantizer, p.optimizer));
-    const base = setting(sel(p.baseline, p.quantizer, p.optimizer));
+    const mine = setting(summary, sel(p.method, p.quantizer, p.optimizer));
+    const base = setting(summary, sel(p.baseline, p.quantizer, p.optimizer));
     const rows = [`${lead(p.quantizer, p.optimizer)} ${p.method} (${mine}) | ${p.baseline} (${base}) | ${p.n} | ${signed(p.meanDiff)} | ${interval(p.ci95)} | ${p.verdict} |`];
     if (source.lastK && p.lastK) {
       const l = p.lastK;
@@ -52,7 +58,7 @@ export function headline(summaries) {
     ...rows,
     '',
     'Final test accuracy (and, for the paper setting, the paper\'s statistic) of the method minus the tuned STE\'s, seed by seed; ' +
-      'every setting chosen on validation. "beats"/"loses" only where the 95 % t interval excludes zero; no correction for the number of comparisons.' +
+      'every setting chosen on validation ("top of sweep": the largest value tried, so that side may be under-tuned). "beats"/"loses" only where the 95 % t interval excludes zero; no correction for the number of comparisons.' +
       (missing.length ? ` Not yet run: ${missing.join(', ')}.` : ''),
   ].join('\n');
 }

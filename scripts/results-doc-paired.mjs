@@ -8,7 +8,7 @@ const interval = (ci) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
 const sweepText = (s) => (s ? Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ') : '–');
 
 /** The swept values a selection is at the end of ("lr 0.1 is the largest tried"): the optimum may lie beyond. */
-function edges(summary, s) {
+export function edges(summary, s) {
   if (!s.sweep) return [];
   const cells = summary.cells.filter((c) => c.baseMethod === s.method && c.quantizer === s.quantizer && c.optimizer === s.optimizer && c.sweep);
   return Object.entries(s.sweep).flatMap(([k, v]) => {
