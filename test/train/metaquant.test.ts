@@ -11,6 +11,7 @@ import type { MetaKind, MetaNetworkConfig } from '../../src/meta/types.js';
 import type { OptimizerConfig } from '../../src/train/optimizers.js';
 import { UsageError } from '../../src/util/errors.js';
 import { phiProbe } from '../../src/analysis/phi-probe.js';
+import { WASM_HEAP_BYTES, checkLstmMemory } from '../../src/train/metaquant/meta-pass.js';
 import { tinyModel, toyBatch } from '../helpers/tiny.js';
 
 const KINDS: MetaKind[] = ['fcgrad', 'multifc', 'lstm'];
@@ -136,6 +137,24 @@ test('LSTM state is carried and changes across steps; --lstm-reset keeps it at z
 test('the LSTM meta state is refused above --max-meta-memory', async () => {
   await useBackend('cpu');
   assert.throws(() => makeStep('lstm', { maxMetaMemoryBytes: 1000 }), (e: unknown) => e instanceof UsageError && /max-meta-memory/.test((e as Error).message));
+});
+
+test('an LSTM meta step that cannot fit the wasm heap is refused before training, naming a hidden size that fits', async () => {
+  await useBackend('cpu');
+  const lstm = (hidden: number) => createMetaNetwork({ kind: 'lstm', hidden, seed: 1 });
+  const eightGiB = 8 * 2 ** 30;
+  // LeNet-5's 1,662,752 quantized weights: hidden 100 crashed inside wasm at the first step, hidden 50
+  // ran. 2.5 gate tensors of 1,662,752 × 4·100 float32 = 6.2 GiB > 4 GiB; the largest hidden that
+  // fits is floor(2^32 / (2.5 · 1,662,752 · 16)) = 64 (by hand).
+  assert.throws(
+    () => checkLstmMemory(lstm(100), 1_662_752, eightGiB, WASM_HEAP_BYTES),
+    (e: unknown) => e instanceof UsageError && /wasm backend's 4 GiB heap/.test((e as Error).message) && /--meta-hidden 64 or less/.test((e as Error).message),
+  );
+  assert.doesNotThrow(() => checkLstmMemory(lstm(50), 1_662_752, eightGiB, WASM_HEAP_BYTES), 'hidden 50 ran on LeNet-5');
+  assert.doesNotThrow(() => checkLstmMemory(lstm(64), 1_662_752, eightGiB, WASM_HEAP_BYTES));
+  assert.throws(() => checkLstmMemory(lstm(65), 1_662_752, eightGiB, WASM_HEAP_BYTES), UsageError);
+  assert.doesNotThrow(() => checkLstmMemory(lstm(100), 25_408, eightGiB, WASM_HEAP_BYTES), 'the 784-32-10 MLP fits');
+  assert.doesNotThrow(() => checkLstmMemory(lstm(100), 1_662_752, eightGiB), 'no bounded heap (cpu): only the state bound applies');
 });
 
 test('a short MetaQuant run lowers the training loss for every meta network', async () => {

@@ -37,10 +37,37 @@ export class KernelLayout {
   }
 }
 
-/** Refuses an LSTM meta state (2 × hidden floats per weight element) above `limitBytes`. */
-export function checkLstmMemory(meta: MetaNetwork, elements: number, limitBytes: number): void {
+/** wasm32's address space: the wasm backend's heap cannot grow past 4 GiB (its module's maximum). */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * The LSTM meta step's peak working set, in [N, 4·hidden] float32 gate tensors. Measured on LeNet-5
+ * (1,662,752 quantized weights) with the wasm backend: hidden 50 runs and hidden 100 fails inside
+ * wasm ("memory access out of bounds"), so the peak lies between 1.6 and 3.2 gate tensors; 2.5 is
+ * in between.
+ */
+export const LSTM_STEP_GATE_TENSORS = 2.5;
+
+/** Estimated bytes one LSTM meta step holds at once on the backend's heap. */
+export const lstmStepBytes = (elements: number, hidden: number): number => LSTM_STEP_GATE_TENSORS * elements * 4 * hidden * 4;
+
+/**
+ * Refuses an LSTM meta state (2 × hidden floats per weight element) above `limitBytes`, and, where
+ * the backend's heap is bounded (`heapBytes`: wasm's 4 GiB), a step whose working set cannot fit it:
+ * before training, with the hidden size that would fit, instead of a wasm crash at the first step.
+ */
+export function checkLstmMemory(meta: MetaNetwork, elements: number, limitBytes: number, heapBytes?: number): void {
   if (!meta.stateful) return;
-  const bytes = lstmStateBytes(elements, meta.config.hidden);
+  const hidden = meta.config.hidden;
+  if (heapBytes !== undefined && lstmStepBytes(elements, hidden) > heapBytes) {
+    const fits = Math.floor(heapBytes / lstmStepBytes(elements, 1));
+    throw new UsageError(
+      `the LSTM meta network (hidden ${hidden}) on ${elements} weights needs about ${(lstmStepBytes(elements, hidden) / 2 ** 30).toFixed(1)} GiB ` +
+        `per step (~${LSTM_STEP_GATE_TENSORS} tensors of [weights, 4 × hidden] floats), more than the wasm backend's ${(heapBytes / 2 ** 30).toFixed(0)} GiB heap; ` +
+        (fits >= 1 ? `use --meta-hidden ${fits} or less, a smaller model, or --backend cpu` : 'use a smaller model or --backend cpu'),
+    );
+  }
+  const bytes = lstmStateBytes(elements, hidden);
   if (bytes <= limitBytes) return;
   throw new UsageError(
     `the LSTM meta state needs ${(bytes / 2 ** 30).toFixed(2)} GiB (2 × hidden ${meta.config.hidden} floats for each of ` +

@@ -8,7 +8,7 @@ import { BaseOptimizer, TorchAdam } from '../optimizers.js';
 import { replaceKept } from '../tensor-state.js';
 import { FiniteCheck } from '../finite-check.js';
 import type { StepContext, StepResult, TrainStep } from '../step.js';
-import { KernelLayout, MetaCall, checkLstmMemory } from './meta-pass.js';
+import { KernelLayout, MetaCall, WASM_HEAP_BYTES, checkLstmMemory } from './meta-pass.js';
 import { LookaheadForward, type ForwardRecord, type KernelWeight } from './forward.js';
 import { createPhiPath, steRegressionPath, withLinearLookahead, type PhiGradientStrategy } from './phi-path.js';
 import { CarriedState, restoreMetaQuantState, saveMetaQuantState, type SavedMetaQuantState } from './state.js';
@@ -63,7 +63,7 @@ export class MetaQuantStep implements TrainStep {
     applyFixedC(meta, options);
     this.notice = referenceMomentumNotice(options.mode, optimizer.config);
     this.aliasedMomentum = this.notice !== null;
-    checkLstmMemory(meta, this.layout.total, options.maxMetaMemoryBytes ?? 8 * 2 ** 30);
+    checkLstmMemory(meta, this.layout.total, options.maxMetaMemoryBytes ?? 8 * 2 ** 30, tf.getBackend() === 'wasm' ? WASM_HEAP_BYTES : undefined);
   }
 
   step(images: Tensor, labels: Tensor, ctx: StepContext): StepResult {
