@@ -99,7 +99,11 @@ export function pairedSection(summary) {
     ...lastKTable(summary),
     `Paired by seed (same initialisation and data order): final test accuracy of the method minus ${summary.baseline}'s, each at its selected setting. ` +
       `t interval: mean ± t(0.975, n − 1)·sd/√n; bootstrap only from 5 seeds. "beats"/"loses" only when the t interval excludes zero.` +
-      (rising ? ` The curves were still rising at the last epoch (last-k would measure speed, not a plateau), so only final accuracies are compared.` : ''),
+      (rising && lastKTable(summary).length > 0
+        ? ` Some curves still rose over their last ${summary.lastK} epochs, so the last-${summary.lastK} statistic measures speed as well as level; the final accuracies are the primary comparison.`
+        : rising
+          ? ` The curves were still rising at the last epoch (last-k would measure speed, not a plateau), so only final accuracies are compared.`
+          : ''),
     '',
     ...conclusions(summary),
   ].join('\n');
