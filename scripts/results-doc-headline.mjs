@@ -2,17 +2,14 @@
 // tuned setting against the tuned STE, paired by seed, gathered from the grids that tune (the lr
 // sweeps of the tuned-baselines grids and the paper setting; the LSTM-edge grid's STE chosen on
 // validation among its fixed learning rates). Every number comes from committed summary.json files.
-import { extraPair } from './results-doc-pairs.mjs';
+import { columnsOf, extraPair } from './results-doc-pairs.mjs';
 import { edges } from './results-doc-paired.mjs';
-
-const pct = (x) => (100 * x).toFixed(1);
-const signed = (x) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
-const interval = (ci) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
+import { formatInterval as interval, signedPercent as signed } from '../dist/src/compare/format.js';
 const settingOf = (selection) => (selection?.sweep ? Object.entries(selection.sweep).map(([k, v]) => `${k} ${v}`).join(', ') : 'fixed');
 /** The selected setting, marked where it is the largest or smallest value swept (the optimum may lie beyond). */
 const setting = (summary, selection) => {
-  const edge = selection ? edges(summary, selection) : [];
-  return `${settingOf(selection)}${edge.some((e) => e.includes('largest')) ? ', top of sweep' : ''}${edge.some((e) => e.includes('smallest')) ? ', bottom of sweep' : ''}`;
+  const sides = new Set((selection ? edges(summary, selection) : []).map((e) => e.side));
+  return `${settingOf(selection)}${sides.has('largest') ? ', top of sweep' : ''}${sides.has('smallest') ? ', bottom of sweep' : ''}`;
 };
 
 /** Which grids feed the headline, in order, and how each says what it is. */
@@ -27,8 +24,7 @@ function rowsOf(source, summary) {
   const sel = (m, q, o) => summary.selection.find((s) => s.method === m && s.quantizer === q && s.optimizer === o);
   const lead = (q, o) => `| ${source.grid} (${source.what}) | ${q} ${o.toUpperCase()} |`;
   if (source.pairs) {
-    const columns = [...new Map(summary.cells.map((c) => [`${c.quantizer} ${c.optimizer}`, [c.quantizer, c.optimizer]])).values()];
-    return columns.flatMap(([q, o]) =>
+    return columnsOf(summary).flatMap(([q, o]) =>
       source.pairs.flatMap(([m, a]) => {
         const p = extraPair(summary, m, a, q, o);
         return p ? [`${lead(q, o)} ${m} (fixed) | ${p.resolved} (chosen on validation) | ${p.n} | ${signed(p.meanDiff)} | ${interval(p.ci95)} | ${p.verdict} |`] : [];

@@ -2,27 +2,31 @@
 // under docs/results/data/<grid>/, each method at its configuration selected on validation, and
 // its paired difference against the baseline (tuned STE) with the 95 % intervals. Every number in
 // these sections, the sentences included, comes from that summary.json.
-const pct = (x, d = 1) => (100 * x).toFixed(d);
-const signed = (x) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
-const interval = (ci) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
+import { formatInterval as interval, percent as pct, signedPercent as signed } from '../dist/src/compare/format.js';
+
 const sweepText = (s) => (s ? Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ') : '–');
 
-/** The swept values a selection is at the end of ("lr 0.1 is the largest tried"): the optimum may lie beyond. */
+/**
+ * The swept values a selection is at the end of (lr 0.1, the largest tried): the optimum may lie
+ * beyond. Each as {key, value, side}, side 'largest' or 'smallest'.
+ */
 export function edges(summary, s) {
   if (!s.sweep) return [];
   const cells = summary.cells.filter((c) => c.baseMethod === s.method && c.quantizer === s.quantizer && c.optimizer === s.optimizer && c.sweep);
-  return Object.entries(s.sweep).flatMap(([k, v]) => {
-    const tried = [...new Set(cells.map((c) => Number(c.sweep[k])))].sort((a, b) => a - b);
+  return Object.entries(s.sweep).flatMap(([key, value]) => {
+    const tried = [...new Set(cells.map((c) => Number(c.sweep[key])))].sort((a, b) => a - b);
     if (tried.length < 2) return [];
-    if (Number(v) === tried[tried.length - 1]) return [`${k} ${v} is the largest value tried`];
-    if (Number(v) === tried[0]) return [`${k} ${v} is the smallest value tried`];
+    if (Number(value) === tried[tried.length - 1]) return [{ key, value, side: 'largest' }];
+    if (Number(value) === tried[0]) return [{ key, value, side: 'smallest' }];
     return [];
   });
 }
 
 /** A note on every selection at the edge of its sweep. */
 function edgeNotes(summary) {
-  const notes = summary.selection.flatMap((s) => edges(summary, s).map((e) => `${s.method} (${s.quantizer} ${s.optimizer.toUpperCase()}): ${e}`));
+  const notes = summary.selection.flatMap((s) =>
+    edges(summary, s).map((e) => `${s.method} (${s.quantizer} ${s.optimizer.toUpperCase()}): ${e.key} ${e.value} is the ${e.side} value tried`),
+  );
   return notes.length === 0 ? '' : `At the edge of the sweep, so the best setting may lie beyond it: ${notes.join('; ')}.`;
 }
 
@@ -36,11 +40,16 @@ function selectionTable(summary) {
   return ['| method | column | selected on validation | val acc % | final test acc % | seeds |', '|---|---|---|---:|---:|---:|', ...rows].join('\n');
 }
 
-function pairedTable(summary) {
-  const rows = summary.paired.map(
-    (p) => `| ${p.method} | ${p.quantizer} ${p.optimizer.toUpperCase()} | ${p.n} | ${signed(p.meanDiff)} | ${interval(p.ci95)} | ${interval(p.bootstrap95)} | ${p.verdict} |`,
-  );
-  return [`| method vs ${summary.baseline} | column | seeds | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |`, '|---|---|---:|---:|---:|---:|---|', ...rows].join('\n');
+/** A paired table: one row per pair, `pick` choosing which of its comparisons (final or last-k) to show. */
+function pairedTable(summary, rows, pick) {
+  return [
+    `| method vs ${summary.baseline} | column | seeds | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |`,
+    '|---|---|---:|---:|---:|---:|---|',
+    ...rows.map((p) => {
+      const c = pick(p);
+      return `| ${p.method} | ${p.quantizer} ${p.optimizer.toUpperCase()} | ${c.n} | ${signed(c.meanDiff)} | ${interval(c.ci95)} | ${interval(c.bootstrap95)} | ${c.verdict} |`;
+    }),
+  ].join('\n');
 }
 
 /** The paper's statistic: the mean over the last 10 epochs. Grids run that long also get it paired. */
@@ -49,13 +58,10 @@ const PAPER_LAST_K = 10;
 function lastKTable(summary) {
   const rows = summary.paired.filter((p) => p.lastK && p.lastK.k >= PAPER_LAST_K);
   if (rows.length === 0) return [];
-  const l0 = rows[0].lastK;
   return [
-    `The paper's statistic, paired the same way: each seed's mean test accuracy over its last ${l0.k} epochs, method minus ${summary.baseline}.`,
+    `The paper's statistic, paired the same way: each seed's mean test accuracy over its last ${rows[0].lastK.k} epochs, method minus ${summary.baseline}.`,
     '',
-    `| method vs ${summary.baseline} | column | seeds | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |`,
-    '|---|---|---:|---:|---:|---:|---|',
-    ...rows.map((p) => `| ${p.method} | ${p.quantizer} ${p.optimizer.toUpperCase()} | ${p.lastK.n} | ${signed(p.lastK.meanDiff)} | ${interval(p.lastK.ci95)} | ${interval(p.lastK.bootstrap95)} | ${p.lastK.verdict} |`),
+    pairedTable(summary, rows, (p) => p.lastK),
     '',
   ];
 }
@@ -94,7 +100,7 @@ export function pairedSection(summary) {
     selectionTable(summary),
     '',
     ...(edgeNotes(summary) ? [edgeNotes(summary), ''] : []),
-    pairedTable(summary),
+    pairedTable(summary, summary.paired, (p) => p),
     '',
     ...lastKTable(summary),
     `Paired by seed (same initialisation and data order): final test accuracy of the method minus ${summary.baseline}'s, each at its selected setting. ` +

@@ -4,6 +4,7 @@
 // validation (the LSTM-edge grid's "tuned STE"). Every number comes from a committed summary.json's
 // per-run values, through the same paired statistics `metaquant compare` uses (dist/).
 import { pairedDifference, verdict } from '../dist/src/compare/paired.js';
+import { formatInterval as interval, signedPercent as signed } from '../dist/src/compare/format.js';
 
 /** Grid → the extra pairs its section shows: [method, against]; `against` may be a STE_CHOICE. */
 export const EXTRA_PAIRS = {
@@ -26,10 +27,8 @@ export const EXTRA_PAIRS = {
 /** "tuned-ste": of these fixed STE settings, the one with the best mean validation accuracy per column. */
 export const STE_CHOICE = { 'tuned-ste': ['ste', 'ste-lr-x4', 'ste-lr-x30', 'ste-lr-x100'] };
 
-const pct = (x) => (100 * x).toFixed(1);
-const signed = (x) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
-const interval = (ci) => (ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '–');
-const columnsOf = (summary) => [...new Map(summary.cells.map((c) => [`${c.quantizer} ${c.optimizer}`, [c.quantizer, c.optimizer]])).values()];
+/** The quantizer × optimizer columns of a grid, in grid order. */
+export const columnsOf = (summary) => [...new Map(summary.cells.map((c) => [`${c.quantizer} ${c.optimizer}`, [c.quantizer, c.optimizer]])).values()];
 
 /** The method a name stands for in one column: itself, or the STE setting chosen on validation. */
 export function resolve(summary, name, quantizer, optimizer) {
