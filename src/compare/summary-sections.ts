@@ -3,7 +3,7 @@
  * configurations, the paired differences against the baseline, the learned c per seed, and the
  * notes on split cells and on last-k over a rising curve. Kept apart from the main table.
  */
-import { BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES, SPLIT_GAP } from './paired.js';
+import { BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES, SPLIT_GAP, type PairedInterval } from './paired.js';
 import { RISING_POINTS, type CellSummary } from './statistics.js';
 import type { PairedRow, Selection } from './selection.js';
 import { escapeTableCell, formatInterval, percent, signedPercent } from './format.js';
@@ -47,12 +47,7 @@ export function pairedMarkdown(paired: readonly PairedRow[], baseline: string): 
   return [
     `## Paired differences against ${escapeTableCell(baseline)}`,
     '',
-    '| method | quantizer | optimizer | n | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |',
-    '|---|---|---|---:|---:|---:|---:|---|',
-    ...paired.map(
-      (p) =>
-        `| ${escapeTableCell(p.method)} | ${escapeTableCell(p.quantizer)} | ${p.optimizer} | ${p.n} | ${signedPercent(p.meanDiff)} | ${formatInterval(p.ci95)} | ${formatInterval(p.bootstrap95)} | ${p.verdict} |`,
-    ),
+    ...pairedRows(paired, (p) => p),
     '',
     `Final test accuracy of the method minus the baseline's, seed by seed (same seed: same initialisation and data order), ` +
       `in accuracy points; with sweeps, each side at its selected configuration. The t interval is mean ± t(0.975, n − 1)·sd/√n; ` +
@@ -70,13 +65,20 @@ function lastKPairedMarkdown(paired: readonly PairedRow[]): string[] {
   return [
     `Paired on the last-k mean (each seed's mean test accuracy over its last ${rows[0]!.lastK!.k} epochs; a plateau statistic only where the curves have flattened):`,
     '',
+    ...pairedRows(rows, (p) => p.lastK!),
+    '',
+  ];
+}
+
+/** A paired table's header and rows; `pick` chooses which comparison of each pair (final or last-k) to show. */
+function pairedRows(rows: readonly PairedRow[], pick: (p: PairedRow) => PairedInterval & { verdict: string }): string[] {
+  return [
     '| method | quantizer | optimizer | n | mean diff (points) | 95 % t interval | 95 % bootstrap | verdict |',
     '|---|---|---|---:|---:|---:|---:|---|',
     ...rows.map((p) => {
-      const l = p.lastK!;
-      return `| ${escapeTableCell(p.method)} | ${escapeTableCell(p.quantizer)} | ${p.optimizer} | ${l.n} | ${signedPercent(l.meanDiff)} | ${formatInterval(l.ci95)} | ${formatInterval(l.bootstrap95)} | ${l.verdict} |`;
+      const c = pick(p);
+      return `| ${escapeTableCell(p.method)} | ${escapeTableCell(p.quantizer)} | ${p.optimizer} | ${c.n} | ${signedPercent(c.meanDiff)} | ${formatInterval(c.ci95)} | ${formatInterval(c.bootstrap95)} | ${c.verdict} |`;
     }),
-    '',
   ];
 }
 
